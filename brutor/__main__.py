@@ -1,0 +1,3 @@
+from brutor.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""Builds everything a worker needs, once, from a validated config: providers, stages, the pipeline.
+
+Dependencies are created here and passed in; no module keeps mutable state of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from brutor.config import GatewayConfig, ProviderConfig
+from brutor.context import Target
+from brutor.observability.accesslog import AccessLog
+from brutor.observability.usage import UsageCounters
+from brutor.pipeline import Pipeline
+from brutor.pipeline.authorize import AllowListAuthorizer
+from brutor.pipeline.cache import DisabledCache
+from brutor.pipeline.call import LlmCaller
+from brutor.pipeline.egress import ReturnPath
+from brutor.pipeline.identify import StaticKeyIdentity
+from brutor.pipeline.route import ModelRouter
+from brutor.providers.base import Deployment, Provider
+from brutor.providers.offline import OfflineProvider
+
+
+@dataclass(slots=True)
+class Gateway:
+    config: GatewayConfig
+    pipeline: Pipeline
+    identify: StaticKeyIdentity
+    authorize: AllowListAuthorizer
+    deployments: dict[str, Deployment]
+    providers: dict[str, Provider]
+    access_log: AccessLog
+    usage: UsageCounters
+
+    async def aclose(self) -> None:
+        for provider in self.providers.values():
+            await provider.aclose()
+        self.access_log.close()
+
+
+def build_provider(cfg: ProviderConfig) -> Provider:
+    if cfg.type == "offline":
+        return OfflineProvider(cfg.name)
+    # Imported here so the offline-only default start-up does not load the HTTP stack.
+    from brutor.providers.openai import OpenAIProvider
+
+    return OpenAIProvider(cfg)
+
+
+def build_gateway(config: GatewayConfig) -> Gateway:
+    providers = {p.name: build_provider(p) for p in config.providers}
+    deployments = {
+        m.name: Deployment(m.name, m.type, m.upstream_model or m.name, providers[m.provider]) for m in config.models
+    }
+    access_log = AccessLog(config.server.access_log)
+    usage = UsageCounters()
+    identify = StaticKeyIdentity(config.keys)
+    authorize = AllowListAuthorizer(config.keys)
+    pipeline = Pipeline(
+        identify=identify,
+        authorize=authorize,
+        cache=DisabledCache(),
+        targets={Target.LLM: (ModelRouter(deployments), LlmCaller())},
+        egress=ReturnPath(access_log, usage),
+    )
+    return Gateway(config, pipeline, identify, authorize, deployments, providers, access_log, usage)

@@ -1,0 +1,85 @@
+"""``brutor`` command line: ``serve``, ``config check``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from brutor import __version__
+from brutor.config import DEV_API_KEY, ConfigError, GatewayConfig, default_config, is_loopback, load_config
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="brutor", description="Brutor: a governed AI gateway.")
+    parser.add_argument("--version", action="version", version=f"brutor {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="start the gateway")
+    serve.add_argument("--config", help="YAML or TOML file (default: embedded defaults; env BRUTOR_CONFIG)")
+    serve.add_argument("--host", help="bind address (default from config: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default from config: 8080)")
+    serve.add_argument("--workers", type=int, help="worker processes (default from config: 1)")
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="validate a config file and exit")
+    check.add_argument("file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "config":
+        return _config_check(args.file)
+    return _serve(args)
+
+
+def _config_check(path: str) -> int:
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        print(f"{path}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{path}: ok ({len(cfg.providers)} providers, {len(cfg.models)} models, {len(cfg.keys)} keys)")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    path = args.config or os.environ.get("BRUTOR_CONFIG")
+    try:
+        cfg = load_config(path) if path else default_config()
+    except ConfigError as exc:
+        print(f"brutor: {path}: {exc}", file=sys.stderr)
+        return 1
+    host = args.host or cfg.server.host
+    port = args.port if args.port is not None else cfg.server.port
+    workers = args.workers if args.workers is not None else cfg.server.workers
+    if not 1 <= port <= 65535 or workers < 1:
+        print("brutor: --port must be 1-65535 and --workers at least 1", file=sys.stderr)
+        return 1
+    if cfg.uses_dev_key() and not is_loopback(host):
+        print(
+            f"brutor: refusing to listen on {host} with the built-in development key; "
+            "set BRUTOR_API_KEY or use a config file with your own keys",
+            file=sys.stderr,
+        )
+        return 1
+    _banner(cfg, path, host, port, workers)
+    # Workers are separate processes that rebuild the app from the same file.
+    os.environ["BRUTOR_CONFIG"] = os.path.abspath(path) if path else ""
+    from brutor.server.run import run
+
+    run(host, port, workers)
+    return 0
+
+
+def _banner(cfg: GatewayConfig, path: str | None, host: str, port: int, workers: int) -> None:
+    source = path or "embedded defaults"
+    lines = [f"brutor {__version__}: {source}; http://{host}:{port}/v1 with {workers} worker(s)"]
+    if not path:
+        lines.append("  offline models (no network): " + ", ".join(m.name for m in cfg.models))
+        if cfg.uses_dev_key():
+            lines.append(f"  development API key: {DEV_API_KEY} (loopback only; set BRUTOR_API_KEY to change)")
+    if not cfg.keys:
+        lines.append("  warning: no API keys configured; every governed request will be refused (401)")
+    print("\n".join(lines), file=sys.stderr, flush=True)

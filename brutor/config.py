@@ -1,0 +1,216 @@
+"""Typed gateway configuration: one YAML or TOML file, validated at start-up.
+
+An invalid file stops start-up with one line per problem naming the key path (``providers.0.base_url``).
+``${VAR}`` and ``${VAR:-default}`` are substituted in every string value so secrets stay out of the file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+DEV_API_KEY = "sk-brutor-local-dev"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; ``problems`` holds one ``key.path: message`` line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+class _Model(BaseModel):
+    # Unknown keys are errors: a typo in a policy file must not silently disable a policy.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Timeouts(_Model):
+    connect: float = Field(5.0, gt=0)
+    first_byte: float = Field(60.0, gt=0)
+    idle: float = Field(60.0, gt=0)
+    total: float = Field(600.0, gt=0)
+
+
+class Pool(_Model):
+    max_connections: int = Field(1024, ge=1)
+    max_idle_per_host: int = Field(256, ge=0)
+    idle_timeout: float = Field(90.0, gt=0)
+
+
+class ServerConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=256)
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    access_log: str = "stdout"
+    admin_key: SecretStr | None = None
+
+
+class KeyConfig(_Model):
+    id: str = Field(min_length=1, max_length=128)
+    key: SecretStr
+    tenant: str = Field(min_length=1, max_length=128)
+    models: tuple[str, ...] = ("*",)
+
+    @field_validator("key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("API keys must be at least 16 characters")
+        return value
+
+
+class ProviderConfig(_Model):
+    name: str = Field(min_length=1)
+    type: Literal["openai", "offline"]
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeouts: Timeouts = Timeouts()
+    pool: Pool = Pool()
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _url_required(self) -> ProviderConfig:
+        if self.type != "offline" and not self.base_url:
+            raise ValueError(f"base_url: required for a provider of type '{self.type}'")
+        return self
+
+
+class ModelConfig(_Model):
+    name: str = Field(min_length=1, max_length=256)
+    provider: str
+    upstream_model: str | None = None
+    type: Literal["chat", "embedding"] = "chat"
+
+
+class GatewayConfig(_Model):
+    server: ServerConfig = ServerConfig()
+    keys: tuple[KeyConfig, ...] = ()
+    providers: tuple[ProviderConfig, ...] = ()
+    models: tuple[ModelConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_references(self) -> GatewayConfig:
+        problems = _duplicates("providers", [p.name for p in self.providers])
+        problems += _duplicates("models", [m.name for m in self.models])
+        problems += _duplicates("keys", [k.id for k in self.keys])
+        secrets = [k.key.get_secret_value() for k in self.keys]
+        if len(set(secrets)) != len(secrets):
+            problems.append("keys: two keys share the same secret")
+        known = {p.name for p in self.providers}
+        for i, model in enumerate(self.models):
+            if model.provider not in known:
+                problems.append(f"models.{i}.provider: unknown provider '{model.provider}'")
+        if problems:
+            raise ValueError("\n  ".join(problems))
+        return self
+
+    def uses_dev_key(self) -> bool:
+        return any(k.key.get_secret_value() == DEV_API_KEY for k in self.keys)
+
+
+def _duplicates(section: str, names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    dups = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
+    return [f"{section}: duplicate name '{n}'" for n in dups]
+
+
+def default_config(env: Mapping[str, str] | None = None) -> GatewayConfig:
+    """Embedded defaults: loopback only, one key, and the offline provider so a new user gets an answer."""
+    env = os.environ if env is None else env
+    key = env.get("BRUTOR_API_KEY") or DEV_API_KEY
+    return GatewayConfig.model_validate(
+        {
+            "keys": [{"id": "local", "key": key, "tenant": "local", "models": ["*"]}],
+            "providers": [{"name": "offline", "type": "offline"}],
+            "models": [
+                {"name": "offline/echo", "provider": "offline", "type": "chat"},
+                {"name": "offline/embed", "provider": "offline", "type": "embedding"},
+            ],
+        }
+    )
+
+
+def substitute_env(value: Any, env: Mapping[str, str], path: str = "") -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string; unknown variables are errors."""
+    if isinstance(value, str):
+        def repl(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError([f"{path or '<root>'}: environment variable ${{{name}}} is not set"])
+
+        return _ENV_REF.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: substitute_env(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute_env(v, env, f"{path}.{i}" if path else str(i)) for i, v in enumerate(value)]
+    return value
+
+
+def parse_text(text: str, *, toml: bool) -> Any:
+    try:
+        return tomllib.loads(text) if toml else yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError([f"<file>: not valid {'TOML' if toml else 'YAML'}: {exc}"]) from None
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> GatewayConfig:
+    """Read, substitute and validate a config file; raise ``ConfigError`` naming every problem."""
+    env = os.environ if env is None else env
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"<file>: cannot read {path}: {exc.strerror}"]) from None
+    raw = parse_text(text, toml=path.suffix.lower() == ".toml")
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(["<root>: the file must hold a mapping of sections"])
+    return validate(substitute_env(raw, env))
+
+
+def validate(raw: dict[str, Any]) -> GatewayConfig:
+    try:
+        return GatewayConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError([_describe(err) for err in exc.errors(include_url=False, include_input=False)]) from None
+
+
+def _describe(err: Any) -> str:
+    loc = ".".join(str(p) for p in err["loc"])
+    # Pydantic prefixes messages raised by our validators; the key path already says where.
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{loc}: {msg}" if loc else msg
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

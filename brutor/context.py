@@ -1,0 +1,104 @@
+"""The per-request context shared by every pipeline stage, for every route target.
+
+Shared stages (identify, authorize, cache, return path) read only the target-neutral fields here: the
+principal, the tenant and ``Call.resource``. What a target's body means (an OpenAI chat body, a JSON-RPC
+``tools/call``, an A2A message) lives in ``Call.payload`` and is read only by that target's route and call
+stages.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+from typing import Any
+
+
+class Target(enum.Enum):
+    """What a request is routed to. Only route + call differ between targets."""
+
+    LLM = "llm"
+    MCP = "mcp"
+    SKILL = "skill"
+    A2A = "a2a"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: resolved once by identify, read by every later stage and the audit record."""
+
+    key_id: str
+    tenant: str
+    subject: str | None = None
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Call:
+    """What was asked, decoded by the endpoint of one target.
+
+    ``resource`` is the name policy applies to: a model or alias (LLM), ``server/tool`` (MCP),
+    ``skill@version`` (skill) or an agent name (A2A).
+    """
+
+    target: Target
+    operation: str
+    resource: str
+    stream: bool = False
+    payload: Any = None
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    # True when completion tokens were estimated by the gateway (upstream sent no usage).
+    estimated: bool = False
+
+
+class RequestContext:
+    """Mutable state of one request as it moves through the stages and the return path."""
+
+    __slots__ = (
+        "cache_status",
+        "call",
+        "client_addr",
+        "deployment",
+        "error_code",
+        "headers",
+        "principal",
+        "request_id",
+        "stage_ms",
+        "started",
+        "status",
+        "ttft_ms",
+        "usage",
+    )
+
+    def __init__(self, request_id: str, headers: Any, client_addr: str = "") -> None:
+        self.request_id = request_id
+        # The inbound headers (a read-only mapping with case-insensitive ``get``).
+        self.headers = headers
+        self.client_addr = client_addr
+        self.started = time.perf_counter()
+        self.principal: Principal | None = None
+        self.call: Call | None = None
+        self.deployment: str | None = None
+        self.cache_status = "off"
+        self.status = 0
+        self.error_code: str | None = None
+        self.usage = Usage()
+        self.ttft_ms: float | None = None
+        self.stage_ms: dict[str, float] = {}
+
+    @property
+    def tenant(self) -> str | None:
+        return self.principal.tenant if self.principal is not None else None
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000.0
+
+    def mark_first_token(self) -> None:
+        if self.ttft_ms is None:
+            self.ttft_ms = self.elapsed_ms()

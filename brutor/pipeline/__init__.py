@@ -1,0 +1,71 @@
+"""The request pipeline. The stage order is written down here and nowhere else.
+
+    identify → decode → authorize → cache → route → call → (stream) ; return path always
+
+Shared stages (identify, authorize, cache, return path) serve every target; route and call are looked up
+per target (LLM today; MCP, skills and A2A plug in the same way).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+from brutor.context import Call, RequestContext, Target
+from brutor.errors import not_found
+from brutor.pipeline.call import Caller
+from brutor.pipeline.egress import ReturnPath
+from brutor.pipeline.reply import Reply, StreamReply
+from brutor.pipeline.route import Router
+from brutor.pipeline.stage import Stage
+
+Decode = Callable[[RequestContext], Awaitable[Call]]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        identify: Stage,
+        authorize: Stage,
+        cache: Stage,
+        targets: Mapping[Target, tuple[Router, Caller]],
+        egress: ReturnPath,
+    ) -> None:
+        self._identify = identify
+        self._authorize = authorize
+        self._cache = cache
+        self._targets = dict(targets)
+        self.egress = egress
+
+    async def run(self, ctx: RequestContext, decode: Decode) -> Reply | StreamReply:
+        clock = time.perf_counter
+        t0 = clock()
+        # Identify first, from headers alone: an unauthenticated body is never read or parsed.
+        if (early := await self._identify(ctx)) is not None:
+            return early
+        t1 = clock()
+        # Decode is the target's own: it turns the body into a Call naming the resource policy applies to.
+        ctx.call = call = await decode(ctx)
+        t2 = clock()
+        # Authorize needs both the principal and the resource.
+        if (early := await self._authorize(ctx)) is not None:
+            return early
+        t3 = clock()
+        # Cache after authorize, so a hit can never serve a caller who may not use the resource.
+        if (early := await self._cache(ctx)) is not None:
+            return early
+        t4 = clock()
+        pair = self._targets.get(call.target)
+        if pair is None:
+            raise not_found(f"No route for {call.target.value} calls on this gateway.")
+        router, caller = pair
+        plan = router(ctx)
+        t5 = clock()
+        stages = ctx.stage_ms
+        stages["identify"] = (t1 - t0) * 1000.0
+        stages["decode"] = (t2 - t1) * 1000.0
+        stages["authorize"] = (t3 - t2) * 1000.0
+        stages["cache"] = (t4 - t3) * 1000.0
+        stages["route"] = (t5 - t4) * 1000.0
+        return await caller(ctx, plan)

@@ -1,0 +1,61 @@
+"""Identify: who is calling and for which tenant.
+
+This issue's identity source is the static API keys of the config file. Keys are looked up by a keyed
+digest, so the lookup never compares secrets byte by byte and the table holds no plaintext.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+
+from brutor.config import KeyConfig
+from brutor.context import Principal, RequestContext
+from brutor.errors import unauthorized
+from brutor.pipeline.reply import Reply
+
+_MAX_CREDENTIAL = 4096
+
+
+def bearer_credential(headers: object) -> str | None:
+    """The credential from ``Authorization: Bearer …`` (or Azure-style ``api-key``), if any."""
+    get = headers.get  # type: ignore[attr-defined]
+    auth = get("authorization")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer":
+            token = token.strip()
+            return token or None
+        return None
+    key: str | None = get("api-key")
+    return key.strip() or None if key else None
+
+
+class StaticKeyIdentity:
+    name = "identify"
+
+    def __init__(self, keys: Iterable[KeyConfig]) -> None:
+        # A per-process random salt: digests are useless outside this process.
+        self._salt = secrets.token_bytes(16)
+        self._principals = {
+            self._digest(k.key.get_secret_value()): Principal(key_id=k.id, tenant=k.tenant) for k in keys
+        }
+
+    def _digest(self, credential: str) -> bytes:
+        return hashlib.blake2b(credential.encode(), key=self._salt, digest_size=32).digest()
+
+    async def __call__(self, ctx: RequestContext) -> Reply | None:
+        credential = bearer_credential(ctx.headers)
+        if credential is None:
+            raise unauthorized(
+                "No API key provided. Send 'Authorization: Bearer <key>' with a key issued by this gateway."
+            )
+        principal = None
+        if len(credential) <= _MAX_CREDENTIAL:
+            principal = self._principals.get(self._digest(credential))
+        if principal is None:
+            # Never echo the credential back: it may be a real secret sent to the wrong place.
+            raise unauthorized("Invalid API key.")
+        ctx.principal = principal
+        return None

@@ -1,0 +1,240 @@
+"""OpenAI and every OpenAI-compatible server (vLLM, Ollama, Mistral's compatible API, LM Studio).
+
+Requests are forwarded as the client sent them — tools, tool_choice, response_format and unknown fields
+untouched — with ``model`` rewritten to the deployment's upstream name. Streams are relayed by the native
+``ChatStreamRelay``: one Rust call per network chunk, bytes passed through without copies, usage
+extracted on the way, ``[DONE]`` withheld until the return path has recorded the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from pyreqwest.client import Client
+from pyreqwest.exceptions import RequestError
+from pyreqwest.response import Response
+
+from brutor._native import ChatStreamRelay, SseError
+from brutor.config import ProviderConfig
+from brutor.context import RequestContext
+from brutor.errors import GatewayError, upstream_bad_response
+from brutor.http.upstream import build_client, first_byte, map_transport_error
+from brutor.pipeline.reply import Headers, Reply, StreamReply
+from brutor.providers.base import Deployment
+
+_JSON: Headers = [("content-type", "application/json")]
+_SSE: Headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
+# Upstream response headers worth passing to clients (rate-limit state and retry advice).
+_PASS_HEADERS = (
+    "retry-after",
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-tokens",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-tokens",
+)
+_ERROR_DETAIL_MAX = 200
+
+
+class OpenAIProvider:
+    owner = "openai-compatible"
+
+    def __init__(self, cfg: ProviderConfig, client: Client | None = None) -> None:
+        self.name = cfg.name
+        base = (cfg.base_url or "").rstrip("/")
+        self._chat_url = f"{base}/chat/completions"
+        self._embeddings_url = f"{base}/embeddings"
+        self._timeouts = cfg.timeouts
+        headers = {"content-type": "application/json", **cfg.headers}
+        if cfg.api_key is not None:
+            headers["authorization"] = f"Bearer {cfg.api_key.get_secret_value()}"
+        self._client = client or build_client(cfg.timeouts, cfg.pool, headers)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    def _request_body(self, deployment: Deployment, payload: dict[str, Any]) -> bytes:
+        if payload.get("model") != deployment.upstream_model:
+            payload = {**payload, "model": deployment.upstream_model}
+        return orjson.dumps(payload)
+
+    async def chat(
+        self, ctx: RequestContext, deployment: Deployment, payload: dict[str, Any]
+    ) -> Reply | StreamReply:
+        if ctx.call is not None and ctx.call.stream:
+            return await self._stream(ctx, deployment, payload)
+        return await self._unary(ctx, deployment, self._chat_url, payload)
+
+    async def embeddings(self, ctx: RequestContext, deployment: Deployment, payload: dict[str, Any]) -> Reply:
+        return await self._unary(ctx, deployment, self._embeddings_url, payload)
+
+    async def _unary(self, ctx: RequestContext, deployment: Deployment, url: str, payload: dict[str, Any]) -> Reply:
+        body = self._request_body(deployment, payload)
+        request = self._client.post(url).header("x-request-id", ctx.request_id).body_bytes(body).build()
+        try:
+            async with first_byte(self._timeouts.first_byte):
+                response = await request.send()
+            raw = await response.bytes()
+        except (RequestError, TimeoutError) as exc:
+            raise map_transport_error(exc, deployment.name) from None
+        ctx.mark_first_token()
+        if response.status != 200:
+            return _error_passthrough(ctx, deployment, response, raw)
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise upstream_bad_response(deployment.name, "the response body is not JSON") from None
+        if isinstance(doc, dict):
+            _account(ctx, doc.get("usage"))
+        return Reply(200, list(_JSON), raw)
+
+    async def _stream(self, ctx: RequestContext, deployment: Deployment, payload: dict[str, Any]) -> Reply | StreamReply:
+        options = payload.get("stream_options")
+        client_wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+        if not client_wants_usage:
+            # Ask for usage anyway so every stream is accounted; the relay drops that chunk for the client.
+            merged = {**options, "include_usage": True} if isinstance(options, dict) else {"include_usage": True}
+            payload = {**payload, "stream_options": merged}
+        body = self._request_body(deployment, payload)
+        request = self._client.post(self._chat_url).header("x-request-id", ctx.request_id).body_bytes(body)
+        streamed = request.build_streamed()
+        try:
+            async with first_byte(self._timeouts.first_byte):
+                response = await streamed.__aenter__()
+        except (RequestError, TimeoutError) as exc:
+            raise map_transport_error(exc, deployment.name) from None
+        if response.status != 200:
+            try:
+                raw = await response.bytes()
+            except RequestError as exc:
+                raise map_transport_error(exc, deployment.name) from None
+            finally:
+                await streamed.__aexit__(None, None, None)
+            return _error_passthrough(ctx, deployment, response, raw)
+        relay = ChatStreamRelay(strip_usage_chunk=not client_wants_usage)
+        reply = StreamReply(200, list(_SSE), _nothing(), _noop)
+        chunks = _relay(ctx, deployment, response, streamed, relay, reply)
+        reply.chunks = chunks
+        reply.aclose = chunks.aclose
+        return reply
+
+
+async def _relay(
+    ctx: RequestContext,
+    deployment: Deployment,
+    response: Response,
+    streamed: Any,
+    relay: ChatStreamRelay,
+    reply: StreamReply,
+) -> AsyncIterator[Any]:
+    reader = response.body_reader()
+    try:
+        while (chunk := await reader.read_chunk()) is not None:
+            out = relay.feed(chunk)
+            if out:
+                ctx.mark_first_token()
+                yield out
+            if relay.done:
+                break
+        else:
+            tail = relay.finish()
+            if tail:
+                yield tail
+        if not relay.done:
+            reply.error = _interrupted(deployment, "the upstream closed the stream before [DONE]")
+    except (RequestError, TimeoutError) as exc:
+        error = map_transport_error(exc, deployment.name)
+        if error.code != "upstream_timeout":
+            error = _interrupted(deployment, "the upstream connection failed mid-stream")
+        reply.error = error
+    except SseError:
+        reply.error = _interrupted(deployment, "the upstream sent an oversized or malformed event")
+    finally:
+        _account_relay(ctx, relay)
+        if relay.error is not None and reply.error is None:
+            reply.error = upstream_bad_response(deployment.name, "the upstream reported an error mid-stream")
+        if relay.error is not None:
+            # The upstream's own error event was already forwarded; do not add a second one.
+            reply.error_frame = _no_frame
+        await streamed.__aexit__(None, None, None)
+
+
+def _interrupted(deployment: Deployment, why: str) -> GatewayError:
+    return GatewayError(
+        502,
+        f"Stream from deployment '{deployment.name}' was interrupted: {why}.",
+        type="api_error",
+        code="upstream_stream_interrupted",
+    )
+
+
+def _no_frame(_error: GatewayError) -> bytes:
+    return b""
+
+
+async def _nothing() -> AsyncIterator[Any]:
+    return
+    yield  # pragma: no cover - makes this an async generator
+
+
+async def _noop() -> None:
+    return None
+
+
+def _account(ctx: RequestContext, usage: Any) -> None:
+    if isinstance(usage, dict):
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if isinstance(prompt, int):
+            ctx.usage.prompt_tokens = prompt
+        if isinstance(completion, int):
+            ctx.usage.completion_tokens = completion
+        details = usage.get("prompt_tokens_details")
+        if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
+            ctx.usage.cached_tokens = details["cached_tokens"]
+
+
+def _account_relay(ctx: RequestContext, relay: ChatStreamRelay) -> None:
+    usage = ctx.usage
+    if relay.prompt_tokens is not None:
+        usage.prompt_tokens = relay.prompt_tokens
+    if relay.cached_tokens is not None:
+        usage.cached_tokens = relay.cached_tokens
+    if relay.completion_tokens is not None:
+        usage.completion_tokens = relay.completion_tokens
+    elif relay.content_chars:
+        # No usage from upstream (some self-hosted servers): estimate ~4 characters per token.
+        usage.completion_tokens = (relay.content_chars + 3) // 4
+        usage.estimated = True
+
+
+def _error_passthrough(ctx: RequestContext, deployment: Deployment, response: Response, raw: Any) -> Reply:
+    """Upstream errors reach the client with their status; non-OpenAI bodies are wrapped so they are."""
+    status = response.status
+    headers: Headers = list(_JSON)
+    for name in _PASS_HEADERS:
+        value = response.headers.get(name)
+        if value is not None:
+            headers.append((name, value))
+    code: str | None = None
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
+        code_value = doc["error"].get("code")
+        code = str(code_value) if code_value is not None else f"upstream_{status}"
+        body: Any = raw
+    else:
+        code = f"upstream_{status}"
+        text = bytes(raw[:_ERROR_DETAIL_MAX]).decode("utf-8", "replace") if raw else ""
+        body = GatewayError(
+            status, f"Upstream for deployment '{deployment.name}' answered {status}: {text}", type="api_error", code=code
+        ).body()
+        if status < 400:
+            # A redirect or other non-200 success is not something a client of an LLM API can use.
+            status = 502
+    ctx.error_code = code
+    return Reply(status, headers, body)
