@@ -51,7 +51,8 @@ def build_provider(cfg: ProviderConfig) -> Provider:
 def build_gateway(config: GatewayConfig) -> Gateway:
     providers = {p.name: build_provider(p) for p in config.providers}
     deployments = {
-        m.name: Deployment(m.name, m.type, m.upstream_model or m.name, providers[m.provider]) for m in config.models
+        m.name: Deployment(m.name, m.type, m.upstream_model or m.name, providers[m.provider])
+        for m in config.models
     }
     access_log = AccessLog(config.server.access_log)
     usage = UsageCounters()

@@ -79,7 +79,9 @@ def _banner(cfg: GatewayConfig, path: str | None, host: str, port: int, workers:
     if not path:
         lines.append("  offline models (no network): " + ", ".join(m.name for m in cfg.models))
         if cfg.uses_dev_key():
-            lines.append(f"  development API key: {DEV_API_KEY} (loopback only; set BRUTOR_API_KEY to change)")
+            lines.append(
+                f"  development API key: {DEV_API_KEY} (loopback only; set BRUTOR_API_KEY to change)"
+            )
     if not cfg.keys:
         lines.append("  warning: no API keys configured; every governed request will be refused (401)")
     print("\n".join(lines), file=sys.stderr, flush=True)

@@ -16,7 +16,15 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEV_API_KEY = "sk-brutor-local-dev"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -154,6 +162,7 @@ def default_config(env: Mapping[str, str] | None = None) -> GatewayConfig:
 def substitute_env(value: Any, env: Mapping[str, str], path: str = "") -> Any:
     """Replace ``${VAR}`` / ``${VAR:-default}`` in every string; unknown variables are errors."""
     if isinstance(value, str):
+
         def repl(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             if name in env:
@@ -197,7 +206,9 @@ def validate(raw: dict[str, Any]) -> GatewayConfig:
     try:
         return GatewayConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError([_describe(err) for err in exc.errors(include_url=False, include_input=False)]) from None
+        raise ConfigError(
+            [_describe(err) for err in exc.errors(include_url=False, include_input=False)]
+        ) from None
 
 
 def _describe(err: Any) -> str:

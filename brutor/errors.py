@@ -58,13 +58,19 @@ def not_found(message: str, *, code: str = "not_found", param: str | None = None
 
 def upstream_unreachable(deployment: str) -> GatewayError:
     return GatewayError(
-        502, f"Upstream for deployment '{deployment}' is unreachable.", type="api_error", code="upstream_unreachable"
+        502,
+        f"Upstream for deployment '{deployment}' is unreachable.",
+        type="api_error",
+        code="upstream_unreachable",
     )
 
 
 def upstream_bad_response(deployment: str, detail: str) -> GatewayError:
     return GatewayError(
-        502, f"Upstream for deployment '{deployment}' failed: {detail}", type="api_error", code="upstream_error"
+        502,
+        f"Upstream for deployment '{deployment}' failed: {detail}",
+        type="api_error",
+        code="upstream_error",
     )
 
 

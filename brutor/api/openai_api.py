@@ -31,7 +31,9 @@ def _object(body: bytes) -> dict[str, Any]:
 def _model(doc: dict[str, Any]) -> str:
     model = doc.get("model")
     if model is None:
-        raise bad_request("Missing required parameter: 'model'.", code="missing_required_parameter", param="model")
+        raise bad_request(
+            "Missing required parameter: 'model'.", code="missing_required_parameter", param="model"
+        )
     if not isinstance(model, str) or not model or len(model) > _MAX_MODEL_NAME:
         raise bad_request("'model' must be a non-empty string.", param="model")
     return model
@@ -58,7 +60,9 @@ def decode_chat(body: bytes) -> Call:
         raise bad_request("'messages' must be a non-empty array.", param="messages")
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise bad_request(f"'messages[{i}]' must be an object with a string 'role'.", param=f"messages[{i}]")
+            raise bad_request(
+                f"'messages[{i}]' must be an object with a string 'role'.", param=f"messages[{i}]"
+            )
     stream = _flag(doc, "stream")
     options = doc.get("stream_options")
     if options is not None:
@@ -76,7 +80,9 @@ def decode_embeddings(body: bytes) -> Call:
     model = _model(doc)
     value = doc.get("input")
     if value is None:
-        raise bad_request("Missing required parameter: 'input'.", code="missing_required_parameter", param="input")
+        raise bad_request(
+            "Missing required parameter: 'input'.", code="missing_required_parameter", param="input"
+        )
     if not isinstance(value, str | list) or (isinstance(value, list) and not value):
         raise bad_request("'input' must be a string or a non-empty array.", param="input")
     return Call(Target.LLM, "embeddings", model, False, doc)

@@ -38,8 +38,6 @@ def compile_allow_list(patterns: Iterable[str]) -> Matcher:
     return allowed
 
 
-
-
 class AllowListAuthorizer:
     name = "authorize"
 

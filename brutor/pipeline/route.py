@@ -41,7 +41,7 @@ class ModelRouter:
         if _KIND_FOR_OPERATION.get(call.operation) != deployment.kind:
             raise GatewayError(
                 400,
-                f"The model '{call.resource}' is a {deployment.kind} model and cannot serve {call.operation}.",
+                f"The model '{call.resource}' is a {deployment.kind} model; not for {call.operation}.",
                 code="unsupported_operation",
                 param="model",
             )

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import time
 from array import array
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -71,7 +71,11 @@ class OfflineProvider:
         prompt = sum(count_words(t) for t in message_texts(payload.get("messages") or []))
         ctx.usage.prompt_tokens = prompt
         ctx.usage.completion_tokens = len(pieces) * n
-        usage = {"prompt_tokens": prompt, "completion_tokens": len(pieces) * n, "total_tokens": prompt + len(pieces) * n}
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": len(pieces) * n,
+            "total_tokens": prompt + len(pieces) * n,
+        }
         base = {
             "id": f"chatcmpl-brutor-{ctx.request_id}",
             "created": int(time.time()),
@@ -93,7 +97,14 @@ class OfflineProvider:
             return json_reply(200, {**base, "object": "chat.completion", "choices": choices, "usage": usage})
         options = payload.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        chunks = _stream(ctx, {**base, "object": "chat.completion.chunk"}, pieces, finish, n, usage if include_usage else None)
+        chunks = _stream(
+            ctx,
+            {**base, "object": "chat.completion.chunk"},
+            pieces,
+            finish,
+            n,
+            usage if include_usage else None,
+        )
         return StreamReply(200, list(_SSE_HEADERS), chunks, chunks.aclose)
 
     async def embeddings(self, ctx: RequestContext, deployment: Deployment, payload: dict[str, Any]) -> Reply:
@@ -128,15 +139,29 @@ async def _stream(
     finish: str,
     n: int,
     usage: dict[str, int] | None,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
         return b"data: " + orjson.dumps({**base, "choices": choices, **extra}) + b"\n\n"
 
     ctx.mark_first_token()
     for i in range(n):
-        yield event([{"index": i, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}])
+        yield event(
+            [
+                {
+                    "index": i,
+                    "delta": {"role": "assistant", "content": ""},
+                    "logprobs": None,
+                    "finish_reason": None,
+                }
+            ]
+        )
     for piece in pieces:
-        yield event([{"index": i, "delta": {"content": piece}, "logprobs": None, "finish_reason": None} for i in range(n)])
+        yield event(
+            [
+                {"index": i, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}
+                for i in range(n)
+            ]
+        )
     yield event([{"index": i, "delta": {}, "logprobs": None, "finish_reason": finish} for i in range(n)])
     if usage is not None:
         yield event([], usage=usage)
@@ -148,7 +173,11 @@ def embedding_inputs(value: Any) -> list[str]:
         return [value]
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return list(value)
-    if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
         return [" ".join(map(str, value))]
     if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
         return [" ".join(map(str, v)) for v in value]

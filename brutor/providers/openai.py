@@ -8,7 +8,7 @@ extracted on the way, ``[DONE]`` withheld until the return path has recorded the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -71,7 +71,9 @@ class OpenAIProvider:
     async def embeddings(self, ctx: RequestContext, deployment: Deployment, payload: dict[str, Any]) -> Reply:
         return await self._unary(ctx, deployment, self._embeddings_url, payload)
 
-    async def _unary(self, ctx: RequestContext, deployment: Deployment, url: str, payload: dict[str, Any]) -> Reply:
+    async def _unary(
+        self, ctx: RequestContext, deployment: Deployment, url: str, payload: dict[str, Any]
+    ) -> Reply:
         body = self._request_body(deployment, payload)
         request = self._client.post(url).header("x-request-id", ctx.request_id).body_bytes(body).build()
         try:
@@ -84,19 +86,23 @@ class OpenAIProvider:
         if response.status != 200:
             return _error_passthrough(ctx, deployment, response, raw)
         try:
-            doc = orjson.loads(raw)
+            doc = orjson.loads(memoryview(raw))
         except orjson.JSONDecodeError:
             raise upstream_bad_response(deployment.name, "the response body is not JSON") from None
         if isinstance(doc, dict):
             _account(ctx, doc.get("usage"))
         return Reply(200, list(_JSON), raw)
 
-    async def _stream(self, ctx: RequestContext, deployment: Deployment, payload: dict[str, Any]) -> Reply | StreamReply:
+    async def _stream(
+        self, ctx: RequestContext, deployment: Deployment, payload: dict[str, Any]
+    ) -> Reply | StreamReply:
         options = payload.get("stream_options")
         client_wants_usage = isinstance(options, dict) and options.get("include_usage") is True
         if not client_wants_usage:
             # Ask for usage anyway so every stream is accounted; the relay drops that chunk for the client.
-            merged = {**options, "include_usage": True} if isinstance(options, dict) else {"include_usage": True}
+            merged = (
+                {**options, "include_usage": True} if isinstance(options, dict) else {"include_usage": True}
+            )
             payload = {**payload, "stream_options": merged}
         body = self._request_body(deployment, payload)
         request = self._client.post(self._chat_url).header("x-request-id", ctx.request_id).body_bytes(body)
@@ -129,8 +135,8 @@ async def _relay(
     streamed: Any,
     relay: ChatStreamRelay,
     reply: StreamReply,
-) -> AsyncIterator[Any]:
-    reader = response.body_reader()
+) -> AsyncGenerator[Any, None]:
+    reader = response.body_reader
     try:
         while (chunk := await reader.read_chunk()) is not None:
             out = relay.feed(chunk)
@@ -175,7 +181,7 @@ def _no_frame(_error: GatewayError) -> bytes:
     return b""
 
 
-async def _nothing() -> AsyncIterator[Any]:
+async def _nothing() -> AsyncGenerator[Any, None]:
     return
     yield  # pragma: no cover - makes this an async generator
 
@@ -220,7 +226,7 @@ def _error_passthrough(ctx: RequestContext, deployment: Deployment, response: Re
             headers.append((name, value))
     code: str | None = None
     try:
-        doc = orjson.loads(raw)
+        doc = orjson.loads(memoryview(raw))
     except orjson.JSONDecodeError:
         doc = None
     if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
@@ -231,7 +237,10 @@ def _error_passthrough(ctx: RequestContext, deployment: Deployment, response: Re
         code = f"upstream_{status}"
         text = bytes(raw[:_ERROR_DETAIL_MAX]).decode("utf-8", "replace") if raw else ""
         body = GatewayError(
-            status, f"Upstream for deployment '{deployment.name}' answered {status}: {text}", type="api_error", code=code
+            status,
+            f"Upstream for deployment '{deployment.name}' answered {status}: {text}",
+            type="api_error",
+            code=code,
         ).body()
         if status < 400:
             # A redirect or other non-200 success is not something a client of an LLM API can use.

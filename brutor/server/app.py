@@ -67,7 +67,9 @@ class BrutorApp:
         method, handler = entry
         if scope.method != method:
             error = GatewayError(
-                405, f"Method {scope.method} is not allowed on {path}.", code="method_not_allowed",
+                405,
+                f"Method {scope.method} is not allowed on {path}.",
+                code="method_not_allowed",
                 headers=(("allow", method),),
             )
             self._plain_error(scope, proto, error)
@@ -155,11 +157,15 @@ class BrutorApp:
         ctx.call = Call(Target.LLM, "models.retrieve", name)
         d = gateway.deployments.get(name)
         if d is None or not gateway.authorize.permits(ctx.principal, name):
-            error = not_found(f"The model '{name[:256]}' does not exist.", code="model_not_found", param="model")
+            error = not_found(
+                f"The model '{name[:256]}' does not exist.", code="model_not_found", param="model"
+            )
             ctx.error_code = error.code
             self._reply(proto, ctx, error_reply(error), gateway)
             return
-        self._reply(proto, ctx, json_reply(200, model_entry(d.name, d.provider.owner, self._started)), gateway)
+        self._reply(
+            proto, ctx, json_reply(200, model_entry(d.name, d.provider.owner, self._started)), gateway
+        )
 
     # -- operations ----------------------------------------------------------------------------------
     async def _healthz(self, scope: Any, proto: Any) -> None:
@@ -175,9 +181,16 @@ class BrutorApp:
         admin = self._config.server.admin_key
         gateway = self._gateway
         if admin is None or gateway is None:
-            self._plain_error(scope, proto, GatewayError(
-                403, "The admin API is disabled: set server.admin_key.", type="permission_error", code="admin_disabled"
-            ))
+            self._plain_error(
+                scope,
+                proto,
+                GatewayError(
+                    403,
+                    "The admin API is disabled: set server.admin_key.",
+                    type="permission_error",
+                    code="admin_disabled",
+                ),
+            )
             return
         auth = scope.headers.get("authorization") or ""
         offered = auth[7:].strip() if auth[:7].lower() == "bearer " else ""

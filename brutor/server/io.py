@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -88,10 +89,9 @@ async def send_stream(proto: Any, ctx: RequestContext, reply: StreamReply, egres
     egress.record(ctx)
     frame = reply.done_frame if error is None else reply.error_frame(error)
     if frame:
-        try:
+        # The client may leave between the last chunk and the terminator; nothing is left to tell it.
+        with contextlib.suppress(RuntimeError):
             await transport.send_bytes(frame)
-        except RuntimeError:
-            pass
 
 
 async def _watch_disconnect(proto: Any, task: asyncio.Task[Any] | None, gone: asyncio.Event) -> None:
