@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from brutor.config import KeyConfig
+from brutor.context import Call, Principal, RequestContext, Target
+from brutor.errors import GatewayError
+from brutor.pipeline.authorize import AllowListAuthorizer, compile_allow_list
+from brutor.pipeline.identify import StaticKeyIdentity, bearer_credential
+
+
+def key(kid: str, secret: str, models: tuple[str, ...] = ("*",)) -> KeyConfig:
+    return KeyConfig.model_validate({"id": kid, "key": secret, "tenant": f"t-{kid}", "models": list(models)})
+
+
+def ctx_with(headers: dict[str, str]) -> RequestContext:
+    return RequestContext("rid", headers)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"authorization": "Bearer abc"}, "abc"),
+        ({"authorization": "bearer   abc  "}, "abc"),
+        ({"authorization": "Basic abc"}, None),
+        ({"authorization": "Bearer "}, None),
+        ({"api-key": "xyz"}, "xyz"),
+        ({}, None),
+    ],
+)
+def test_bearer_credential(headers: dict[str, str], expected: str | None) -> None:
+    assert bearer_credential(headers) == expected
+
+
+def test_identify_resolves_principal_and_rejects_others() -> None:
+    stage = StaticKeyIdentity([key("a", "sk-aaaaaaaaaaaaaaaa"), key("b", "sk-bbbbbbbbbbbbbbbb")])
+    ctx = ctx_with({"authorization": "Bearer sk-bbbbbbbbbbbbbbbb"})
+    assert asyncio.run(stage(ctx)) is None
+    assert ctx.principal == Principal(key_id="b", tenant="t-b")
+    for headers in ({}, {"authorization": "Bearer sk-cccccccccccccccc"}, {"authorization": "Bearer " + "x" * 5000}):
+        with pytest.raises(GatewayError) as info:
+            asyncio.run(stage(ctx_with(headers)))
+        assert info.value.status == 401
+        assert info.value.code == "invalid_api_key"
+        assert "sk-cccc" not in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("patterns", "name", "allowed"),
+    [
+        (("*",), "anything", True),
+        (("gpt-4o",), "gpt-4o", True),
+        (("gpt-4o",), "gpt-4o-mini", False),
+        (("openai/*",), "openai/gpt-4o", True),
+        (("openai/*",), "anthropic/claude", False),
+        (("openai/*", "local"), "local", True),
+        (("a.b*",), "axb", False),
+        (("gpt-?",), "gpt-4", False),
+        ((), "gpt-4", False),
+    ],
+)
+def test_allow_list(patterns: tuple[str, ...], name: str, allowed: bool) -> None:
+    assert compile_allow_list(patterns)(name) is allowed
+
+
+def test_authorize_uses_resource_not_body() -> None:
+    stage = AllowListAuthorizer([key("a", "sk-aaaaaaaaaaaaaaaa", ("tools/*",))])
+    ctx = ctx_with({})
+    ctx.principal = Principal("a", "t-a")
+    ctx.call = Call(Target.MCP, "tools/call", "tools/search", payload={"jsonrpc": "2.0"})
+    assert asyncio.run(stage(ctx)) is None
+    ctx.call = Call(Target.MCP, "tools/call", "admin/delete")
+    with pytest.raises(GatewayError) as info:
+        asyncio.run(stage(ctx))
+    assert info.value.status == 403 and info.value.code == "model_not_allowed"
+
+
+def test_authorize_fails_closed_without_principal() -> None:
+    stage = AllowListAuthorizer([])
+    ctx = ctx_with({})
+    ctx.call = Call(Target.LLM, "chat.completions", "m")
+    with pytest.raises(GatewayError) as info:
+        asyncio.run(stage(ctx))
+    assert info.value.status == 500
+
+
