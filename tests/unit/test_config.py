@@ -24,7 +24,9 @@ def write(tmp_path: Path, text: str, name: str = "c.yaml") -> Path:
 
 
 def test_env_substitution_and_defaults(tmp_path: Path) -> None:
-    cfg = load_config(write(tmp_path, GOOD), {"KEY_A": "sk-a-0123456789abcdef", "UP_KEY": "sk-up-secret-value"})
+    cfg = load_config(
+        write(tmp_path, GOOD), {"KEY_A": "sk-a-0123456789abcdef", "UP_KEY": "sk-up-secret-value"}
+    )
     assert cfg.server.port == 9000
     assert cfg.keys[0].key.get_secret_value() == "sk-a-0123456789abcdef"
     assert cfg.providers[0].base_url == "http://127.0.0.1:1/v1"
@@ -33,7 +35,9 @@ def test_env_substitution_and_defaults(tmp_path: Path) -> None:
 
 
 def test_secrets_are_not_in_repr(tmp_path: Path) -> None:
-    cfg = load_config(write(tmp_path, GOOD), {"KEY_A": "sk-a-0123456789abcdef", "UP_KEY": "sk-up-secret-value"})
+    cfg = load_config(
+        write(tmp_path, GOOD), {"KEY_A": "sk-a-0123456789abcdef", "UP_KEY": "sk-up-secret-value"}
+    )
     text = repr(cfg) + str(cfg.model_dump())
     assert "sk-a-0123456789abcdef" not in text
     assert "sk-up-secret-value" not in text
@@ -51,7 +55,10 @@ def test_missing_env_names_variable_and_key(tmp_path: Path) -> None:
         ("server: {port: 70000}", "server.port:"),
         ("server: {prot: 1}", "server.prot: Extra inputs are not permitted"),
         ("providers: [{name: p, type: openai}]", "providers.0: base_url: required"),
-        ("providers: [{name: p, type: openai, base_url: 'ftp://x'}]", "providers.0.base_url: must be an http(s) URL"),
+        (
+            "providers: [{name: p, type: openai, base_url: 'ftp://x'}]",
+            "providers.0.base_url: must be an http(s) URL",
+        ),
         ("providers: [{name: p, type: nope}]", "providers.0.type:"),
         ("models: [{name: m, provider: ghost}]", "models.0.provider: unknown provider 'ghost'"),
         ("keys: [{id: k, key: short, tenant: t}]", "keys.0.key: API keys must be at least 16 characters"),
@@ -112,7 +119,14 @@ def test_embedded_defaults() -> None:
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("localhost", True), ("::1", True), ("0.0.0.0", False), ("10.0.0.1", False), ("a.b", False)],
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("0.0.0.0", False),
+        ("10.0.0.1", False),
+        ("a.b", False),
+    ],
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback

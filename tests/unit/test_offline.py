@@ -48,7 +48,7 @@ def test_non_stream_answer_and_usage() -> None:
 
 def test_stream_is_word_by_word_and_matches_non_stream() -> None:
     _, whole = run_chat({"messages": MESSAGES})
-    ctx, reply = run_chat({"messages": MESSAGES, "stream_options": {"include_usage": True}}, stream=True)
+    _, reply = run_chat({"messages": MESSAGES, "stream_options": {"include_usage": True}}, stream=True)
     assert isinstance(reply, StreamReply) and isinstance(whole, Reply)
     events = collect(reply)
     assert events[0]["choices"][0]["delta"]["role"] == "assistant"
@@ -95,7 +95,9 @@ def test_embeddings_float_and_base64_agree() -> None:
 
 
 def test_embedding_is_unit_norm_and_similarity_tracks_shared_words() -> None:
-    a, b, c = (hashed_embedding(t, EMBED_DIMS) for t in ("red apple pie", "red apple tart", "quantum field theory"))
+    a, b, c = (
+        hashed_embedding(t, EMBED_DIMS) for t in ("red apple pie", "red apple tart", "quantum field theory")
+    )
     assert sum(x * x for x in a) == pytest.approx(1.0)
 
     def dot(u: list[float], v: list[float]) -> float:
@@ -104,7 +106,9 @@ def test_embedding_is_unit_norm_and_similarity_tracks_shared_words() -> None:
     assert dot(a, b) > dot(a, c)
 
 
-@pytest.mark.parametrize("payload", [{"input": 3}, {"input": "x", "dimensions": 0}, {"input": "x", "encoding_format": "hex"}])
+@pytest.mark.parametrize(
+    "payload", [{"input": 3}, {"input": "x", "dimensions": 0}, {"input": "x", "encoding_format": "hex"}]
+)
 def test_embedding_rejections(payload: dict[str, Any]) -> None:
     with pytest.raises(GatewayError) as info:
         asyncio.run(PROVIDER.embeddings(RequestContext("rid", {}), EMBED, payload))

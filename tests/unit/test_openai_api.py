@@ -11,7 +11,12 @@ MSG = b'"messages":[{"role":"user","content":"hi"}]'
 
 def test_chat_decodes_to_a_target_neutral_call() -> None:
     call = decode_chat(b'{"model":"m",' + MSG + b',"stream":true,"tools":[{"type":"function"}]}')
-    assert (call.target, call.operation, call.resource, call.stream) == (Target.LLM, "chat.completions", "m", True)
+    assert (call.target, call.operation, call.resource, call.stream) == (
+        Target.LLM,
+        "chat.completions",
+        "m",
+        True,
+    )
     assert call.payload["tools"] == [{"type": "function"}]
 
 
@@ -27,7 +32,11 @@ def test_chat_decodes_to_a_target_neutral_call() -> None:
         (b'{"model":"m","messages":[]}', "invalid_value", "messages"),
         (b'{"model":"m","messages":["x"]}', "invalid_value", "messages[0]"),
         (b'{"model":"m",' + MSG + b',"stream":"yes"}', "invalid_value", "stream"),
-        (b'{"model":"m",' + MSG + b',"stream_options":{"include_usage":true}}', "invalid_value", "stream_options"),
+        (
+            b'{"model":"m",' + MSG + b',"stream_options":{"include_usage":true}}',
+            "invalid_value",
+            "stream_options",
+        ),
         (b'{"model":"m",' + MSG + b',"stream":true,"stream_options":3}', "invalid_value", "stream_options"),
     ],
 )

@@ -54,7 +54,9 @@ def make(log: list[str], tmp_path: Path, **overrides: Recorder) -> Pipeline:
 def decoder(log: list[str]):  # type: ignore[no-untyped-def]
     async def decode(ctx: RequestContext) -> Call:
         log.append("decode")
-        return Call(Target.MCP, "tools/call", "search/web", payload={"jsonrpc": "2.0", "method": "tools/call"})
+        return Call(
+            Target.MCP, "tools/call", "search/web", payload={"jsonrpc": "2.0", "method": "tools/call"}
+        )
 
     return decode
 
@@ -113,4 +115,6 @@ def test_return_path_writes_a_json_line_and_counts_usage(tmp_path: Path) -> None
     assert [x["status"] for x in lines] == [200, 502]
     assert lines[0]["tenant"] == "acme" and lines[0]["key_id"] == "key-1" and lines[0]["model"] == "gpt-x"
     assert lines[0]["stream"] is True and lines[0]["prompt_tokens"] == 12
-    assert usage.snapshot() == {"acme": {"requests": 2, "prompt_tokens": 24, "completion_tokens": 68, "errors": 1}}
+    assert usage.snapshot() == {
+        "acme": {"requests": 2, "prompt_tokens": 24, "completion_tokens": 68, "errors": 1}
+    }

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
@@ -40,7 +39,11 @@ def test_identify_resolves_principal_and_rejects_others() -> None:
     ctx = ctx_with({"authorization": "Bearer sk-bbbbbbbbbbbbbbbb"})
     assert asyncio.run(stage(ctx)) is None
     assert ctx.principal == Principal(key_id="b", tenant="t-b")
-    for headers in ({}, {"authorization": "Bearer sk-cccccccccccccccc"}, {"authorization": "Bearer " + "x" * 5000}):
+    for headers in (
+        {},
+        {"authorization": "Bearer sk-cccccccccccccccc"},
+        {"authorization": "Bearer " + "x" * 5000},
+    ):
         with pytest.raises(GatewayError) as info:
             asyncio.run(stage(ctx_with(headers)))
         assert info.value.status == 401
@@ -85,5 +88,3 @@ def test_authorize_fails_closed_without_principal() -> None:
     with pytest.raises(GatewayError) as info:
         asyncio.run(stage(ctx))
     assert info.value.status == 500
-
-
