@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 from typing import Any
 
 import orjson
 
 _FLUSH_BYTES = 64 * 1024
 _FLUSH_SECONDS = 0.1
+# Several workers share stdout: a pipe write of at most PIPE_BUF bytes is atomic, so batches are cut at
+# line boundaries below it and lines from different workers never interleave mid-line.
+_ATOMIC = select.PIPE_BUF
 
 
 class AccessLog:
@@ -51,15 +55,26 @@ class AccessLog:
             self._timer = None
         if not self._buf:
             return
-        data = memoryview(b"".join(self._buf))
-        self._buf.clear()
-        self._size = 0
+        lines, self._buf, self._size = self._buf, [], 0
+        batch: list[bytes] = []
+        size = 0
         try:
-            while data:
-                data = data[os.write(self._fd, data) :]
+            for line in lines:
+                if batch and size + len(line) > _ATOMIC:
+                    self._write_all(b"".join(batch))
+                    batch, size = [], 0
+                batch.append(line)
+                size += len(line)
+            if batch:
+                self._write_all(b"".join(batch))
         except OSError:
             # A closed or full log sink must not take requests down with it.
             pass
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
 
     def close(self) -> None:
         self.flush()
