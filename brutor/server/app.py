@@ -6,6 +6,7 @@ RSGI rather than ASGI: with the same Rust-backed upstream client it measured ~1.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import os
@@ -20,7 +21,7 @@ from brutor.context import Call, RequestContext, Target
 from brutor.errors import GatewayError, internal_error, not_found
 from brutor.pipeline.reply import Reply, StreamReply, error_reply, json_reply
 from brutor.server.ids import RequestIds
-from brutor.server.io import read_body, send_reply, send_stream
+from brutor.server.io import DisconnectGuard, read_body, send_reply, send_stream
 
 log = logging.getLogger("brutor.server")
 
@@ -95,8 +96,17 @@ class BrutorApp:
         async def decode(c: RequestContext) -> Call:
             return parse(await read_body(proto, headers, limit))
 
+        guard = DisconnectGuard(proto)
         try:
             reply = await gateway.pipeline.run(ctx, decode)
+        except asyncio.CancelledError:
+            if not guard.fired:
+                raise
+            guard.release()
+            # The client left before the answer: the upstream call was dropped; record, send nothing.
+            ctx.status, ctx.error_code = 499, "client_disconnected"
+            gateway.pipeline.egress.record(ctx)
+            return
         except GatewayError as exc:
             ctx.error_code = exc.code
             reply = error_reply(exc)
@@ -106,8 +116,10 @@ class BrutorApp:
             ctx.error_code = error.code
             reply = error_reply(error)
         if isinstance(reply, StreamReply):
-            await send_stream(proto, ctx, reply, gateway.pipeline.egress)
+            # The same guard stays armed while the stream is relayed.
+            await send_stream(proto, ctx, reply, gateway.pipeline.egress, guard)
         else:
+            guard.release()
             self._reply(proto, ctx, reply, gateway)
 
     def _reply(self, proto: Any, ctx: RequestContext, reply: Reply, gateway: Gateway | None) -> None:

@@ -52,30 +52,55 @@ def send_reply(proto: Any, ctx: RequestContext, reply: Reply, egress: ReturnPath
     proto.response_bytes(reply.status, headers, reply.body)
 
 
-async def send_stream(proto: Any, ctx: RequestContext, reply: StreamReply, egress: ReturnPath) -> None:
-    """Forward each chunk as it arrives; cancel the upstream as soon as the client goes away."""
+class DisconnectGuard:
+    """Cancels the request's task when the client goes away, so the upstream call is dropped at once.
+
+    granian's ``client_disconnect()`` is a future: a done-callback on it costs no extra task per request.
+    """
+
+    __slots__ = ("_future", "_task", "fired")
+
+    def __init__(self, proto: Any) -> None:
+        self.fired = False
+        self._task = asyncio.current_task()
+        self._future = proto.client_disconnect()
+        self._future.add_done_callback(self._on_disconnect)
+
+    def _on_disconnect(self, future: Any) -> None:
+        if future.cancelled() or self._task is None:
+            return
+        self.fired = True
+        self._task.cancel()
+
+    def release(self) -> None:
+        """Stop watching; if the guard already fired, absorb its cancellation of the current task."""
+        self._future.remove_done_callback(self._on_disconnect)
+        self._future.cancel()
+        if self.fired and self._task is not None:
+            self._task.uncancel()
+
+
+async def send_stream(
+    proto: Any, ctx: RequestContext, reply: StreamReply, egress: ReturnPath, guard: DisconnectGuard
+) -> None:
+    """Forward each chunk as it arrives; ``guard`` cancels the upstream as soon as the client goes away."""
     ctx.status = reply.status
     headers: Headers = reply.headers
     headers.append(("x-request-id", ctx.request_id))
     transport = proto.response_stream(reply.status, headers)
-    task = asyncio.current_task()
-    gone = asyncio.Event()
-    watcher = asyncio.ensure_future(_watch_disconnect(proto, task, gone))
     disconnected = False
     try:
         async for chunk in reply.chunks:
             await transport.send_bytes(chunk)
     except asyncio.CancelledError:
-        if not gone.is_set():
+        if not guard.fired:
             raise
-        if task is not None:
-            task.uncancel()
         disconnected = True
     except RuntimeError:
         # granian raises ProtocolClosed/ProtocolError (RuntimeErrors) when the client is gone.
         disconnected = True
     finally:
-        watcher.cancel()
+        guard.release()
         # Closes the upstream response at once when the loop stopped early (disconnect or failure).
         await reply.aclose()
     if disconnected:
@@ -92,10 +117,3 @@ async def send_stream(proto: Any, ctx: RequestContext, reply: StreamReply, egres
         # The client may leave between the last chunk and the terminator; nothing is left to tell it.
         with contextlib.suppress(RuntimeError):
             await transport.send_bytes(frame)
-
-
-async def _watch_disconnect(proto: Any, task: asyncio.Task[Any] | None, gone: asyncio.Event) -> None:
-    await proto.client_disconnect()
-    gone.set()
-    if task is not None:
-        task.cancel()
