@@ -107,65 +107,95 @@ class OpenAIProvider:
         body = self._request_body(deployment, payload)
         request = self._client.post(self._chat_url).header("x-request-id", ctx.request_id).body_bytes(body)
         streamed = request.build_streamed()
+        entered = False
         try:
+            # The deadline covers the first body chunk too, and nothing is committed to the client before
+            # it arrives: a slow or failing upstream still gets a clean 5xx (and, later, a fallback).
             async with first_byte(self._timeouts.first_byte):
                 response = await streamed.__aenter__()
+                entered = True
+                if response.status != 200:
+                    raw = await response.bytes()
+                    await streamed.__aexit__(None, None, None)
+                    return _error_passthrough(ctx, deployment, response, raw)
+                first = await response.body_reader.read_chunk()
         except (RequestError, TimeoutError) as exc:
-            raise map_transport_error(exc, deployment.name) from None
-        if response.status != 200:
-            try:
-                raw = await response.bytes()
-            except RequestError as exc:
-                raise map_transport_error(exc, deployment.name) from None
-            finally:
+            if entered:
                 await streamed.__aexit__(None, None, None)
-            return _error_passthrough(ctx, deployment, response, raw)
-        relay = ChatStreamRelay(strip_usage_chunk=not client_wants_usage)
-        reply = StreamReply(200, list(_SSE), _nothing(), _noop)
-        chunks = _relay(ctx, deployment, response, streamed, relay, reply)
-        reply.chunks = chunks
-        reply.aclose = chunks.aclose
-        return reply
+            raise map_transport_error(exc, deployment.name) from None
+        relay = _UpstreamStream(ctx, deployment, response, streamed, not client_wants_usage)
+        return relay.start(first)
 
 
-async def _relay(
-    ctx: RequestContext,
-    deployment: Deployment,
-    response: Response,
-    streamed: Any,
-    relay: ChatStreamRelay,
-    reply: StreamReply,
-) -> AsyncGenerator[Any, None]:
-    reader = response.body_reader
-    try:
-        while (chunk := await reader.read_chunk()) is not None:
-            out = relay.feed(chunk)
-            if out:
-                ctx.mark_first_token()
-                yield out
-            if relay.done:
-                break
-        else:
-            tail = relay.finish()
-            if tail:
-                yield tail
-        if not relay.done:
-            reply.error = _interrupted(deployment, "the upstream closed the stream before [DONE]")
-    except (RequestError, TimeoutError) as exc:
-        error = map_transport_error(exc, deployment.name)
-        if error.code != "upstream_timeout":
-            error = _interrupted(deployment, "the upstream connection failed mid-stream")
-        reply.error = error
-    except SseError:
-        reply.error = _interrupted(deployment, "the upstream sent an oversized or malformed event")
-    finally:
-        _account_relay(ctx, relay)
-        if relay.error is not None and reply.error is None:
-            reply.error = upstream_bad_response(deployment.name, "the upstream reported an error mid-stream")
-        if relay.error is not None:
-            # The upstream's own error event was already forwarded; do not add a second one.
-            reply.error_frame = _no_frame
-        await streamed.__aexit__(None, None, None)
+class _UpstreamStream:
+    """One upstream SSE response being relayed; always closed exactly once, even if never iterated."""
+
+    __slots__ = ("_ctx", "_deployment", "_exited", "_gen", "_reply", "_response", "_streamed", "relay")
+
+    def __init__(
+        self,
+        ctx: RequestContext,
+        deployment: Deployment,
+        response: Response,
+        streamed: Any,
+        strip_usage_chunk: bool,
+    ) -> None:
+        self._ctx = ctx
+        self._deployment = deployment
+        self._response = response
+        self._streamed = streamed
+        self._exited = False
+        self.relay = ChatStreamRelay(strip_usage_chunk=strip_usage_chunk)
+
+    def start(self, first: Any) -> StreamReply:
+        self._gen = self._chunks(first)
+        self._reply = StreamReply(200, list(_SSE), self._gen, self.aclose)
+        return self._reply
+
+    async def aclose(self) -> None:
+        await self._gen.aclose()
+        await self._close_upstream()
+
+    async def _close_upstream(self) -> None:
+        if not self._exited:
+            self._exited = True
+            await self._streamed.__aexit__(None, None, None)
+
+    async def _chunks(self, chunk: Any) -> AsyncGenerator[Any, None]:
+        relay, reply, ctx = self.relay, self._reply, self._ctx
+        reader = self._response.body_reader
+        try:
+            while chunk is not None:
+                out = relay.feed(chunk)
+                if out:
+                    ctx.mark_first_token()
+                    yield out
+                if relay.done:
+                    break
+                chunk = await reader.read_chunk()
+            else:
+                tail = relay.finish()
+                if tail:
+                    yield tail
+            if not relay.done:
+                reply.error = _interrupted(self._deployment, "the upstream closed the stream before [DONE]")
+        except (RequestError, TimeoutError) as exc:
+            error = map_transport_error(exc, self._deployment.name)
+            if error.code != "upstream_timeout":
+                error = _interrupted(self._deployment, "the upstream connection failed mid-stream")
+            reply.error = error
+        except SseError:
+            reply.error = _interrupted(self._deployment, "the upstream sent an oversized or malformed event")
+        finally:
+            _account_relay(ctx, relay)
+            if relay.error is not None:
+                if reply.error is None:
+                    reply.error = upstream_bad_response(
+                        self._deployment.name, "the upstream reported an error mid-stream"
+                    )
+                # The upstream's own error event was already forwarded; do not add a second one.
+                reply.error_frame = _no_frame
+            await self._close_upstream()
 
 
 def _interrupted(deployment: Deployment, why: str) -> GatewayError:
@@ -179,15 +209,6 @@ def _interrupted(deployment: Deployment, why: str) -> GatewayError:
 
 def _no_frame(_error: GatewayError) -> bytes:
     return b""
-
-
-async def _nothing() -> AsyncGenerator[Any, None]:
-    return
-    yield  # pragma: no cover - makes this an async generator
-
-
-async def _noop() -> None:
-    return None
 
 
 def _account(ctx: RequestContext, usage: Any) -> None:
