@@ -181,13 +181,13 @@ class BrutorApp:
 
     # -- operations ----------------------------------------------------------------------------------
     async def _healthz(self, scope: Any, proto: Any) -> None:
-        proto.response_bytes(200, [("content-type", "application/json")], b'{"status":"ok"}')
+        self._plain(scope, proto, 200, b'{"status":"ok"}')
 
     async def _readyz(self, scope: Any, proto: Any) -> None:
         if self._gateway is None:
-            proto.response_bytes(503, [("content-type", "application/json")], b'{"status":"starting"}')
+            self._plain(scope, proto, 503, b'{"status":"starting"}')
         else:
-            proto.response_bytes(200, [("content-type", "application/json")], b'{"status":"ready"}')
+            self._plain(scope, proto, 200, b'{"status":"ready"}')
 
     async def _admin_usage(self, scope: Any, proto: Any) -> None:
         admin = self._config.server.admin_key
@@ -210,12 +210,18 @@ class BrutorApp:
             self._plain_error(scope, proto, GatewayError(401, "Invalid admin key.", code="invalid_api_key"))
             return
         body = {"worker_pid": os.getpid(), "tenants": gateway.usage.snapshot()}
-        proto.response_bytes(200, [("content-type", "application/json")], json_reply(200, body).body)
+        self._plain(scope, proto, 200, json_reply(200, body).body)
 
     def _plain_error(self, scope: Any, proto: Any, error: GatewayError) -> None:
+        self._plain(scope, proto, error.status, error.body(), error.headers)
+
+    def _plain(
+        self, scope: Any, proto: Any, status: int, body: bytes, extra: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        """A JSON answer outside the pipeline (health, admin, unknown paths); still carries a request id."""
         request_id = self._ids.next(scope.headers.get("x-request-id"))
-        headers = [("content-type", "application/json"), ("x-request-id", request_id), *error.headers]
-        proto.response_bytes(error.status, headers, error.body())
+        headers = [("content-type", "application/json"), ("x-request-id", request_id), *extra]
+        proto.response_bytes(status, headers, body)
 
 
 def _not_ready() -> GatewayError:

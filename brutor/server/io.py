@@ -13,6 +13,8 @@ from brutor.pipeline.egress import ReturnPath
 from brutor.pipeline.reply import Headers, Reply, StreamReply
 
 log = logging.getLogger("brutor.server")
+# How much of an oversized body is read and discarded before answering 413 (then the connection closes).
+_DRAIN_BYTES = 16 * 1024 * 1024
 
 
 def too_large(limit: int) -> GatewayError:
@@ -22,7 +24,11 @@ def too_large(limit: int) -> GatewayError:
 
 
 async def read_body(proto: Any, headers: Any, limit: int) -> bytes:
-    """The whole body, refusing anything over ``limit`` before (declared) or while (chunked) reading it."""
+    """The whole body, refusing anything over ``limit`` before (declared) or while (chunked) reading it.
+
+    A refused body is drained up to a bound before the 413 is sent: clients that write the whole body
+    before reading (most SDKs) would otherwise see a reset connection instead of the error.
+    """
     declared = headers.get("content-length")
     if declared is not None:
         try:
@@ -30,17 +36,36 @@ async def read_body(proto: Any, headers: Any, limit: int) -> bytes:
         except ValueError:
             raise bad_request("Invalid Content-Length header.", code="invalid_request") from None
         if size > limit:
+            if size <= _DRAIN_BYTES:
+                await _drain(proto.__aiter__(), size)
             raise too_large(limit)
         body: bytes = await proto()
         return body
     parts: list[bytes] = []
     total = 0
-    async for part in proto:
+    # granian's body iterator can be started only once: read it with __anext__ so draining can go on
+    # from where reading stopped.
+    chunks = proto.__aiter__()
+    while (part := await _next(chunks)) is not None:
         total += len(part)
         if total > limit:
+            await _drain(chunks, _DRAIN_BYTES - total)
             raise too_large(limit)
         parts.append(part)
     return b"".join(parts)
+
+
+async def _next(chunks: Any) -> bytes | None:
+    try:
+        part: bytes = await chunks.__anext__()
+    except StopAsyncIteration:
+        return None
+    return part
+
+
+async def _drain(chunks: Any, budget: int) -> None:
+    while budget > 0 and (part := await _next(chunks)) is not None:
+        budget -= len(part)
 
 
 def send_reply(proto: Any, ctx: RequestContext, reply: Reply, egress: ReturnPath) -> None:
