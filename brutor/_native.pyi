@@ -1,8 +1,10 @@
 """Native extension of Brutor (Rust, PyO3). Hand-written stub, checked with ``mypy.stubtest``."""
 
-from typing import Self, final
+from typing import Self, TypeVar, final
 
 __all__ = ["ChatStreamRelay", "SseDecoder", "SseError", "SseEvent"]
+
+_Chunk = TypeVar("_Chunk", bytes, bytearray, memoryview)
 
 class SseError(ValueError):
     """Invalid or oversized server-sent event stream.
@@ -59,13 +61,14 @@ class ChatStreamRelay:
     ``feed`` returns everything up to the end of the last complete event (an incomplete trailing
     event is held back), minus the ``data: [DONE]`` event (which sets ``done``; anything after it is
     ignored) and, with ``strip_usage_chunk``, minus the usage-only chunk. When the input is a
-    ``bytes`` made exactly of complete events and nothing is held back or removed, the same object
-    is returned.
+    buffer made exactly of complete events and nothing is held back or removed, the same object
+    is returned (no copy).
     """
 
     def __new__(cls, strip_usage_chunk: bool = False, max_event_bytes: int = 1048576) -> Self: ...
-    def feed(self, chunk: bytes | bytearray | memoryview) -> bytes:
-        """Return the bytes to forward to the client now."""
+    def feed(self, chunk: _Chunk) -> _Chunk | bytes:
+        """Return the bytes to forward to the client now: ``chunk`` itself (any buffer object) when it
+        passes through unchanged, else a new ``bytes``."""
 
     def finish(self) -> bytes:
         """At upstream EOF: leftover bytes that are safe to forward (complete comment lines at the

@@ -1,0 +1,10 @@
+//! Thin PyO3 wrappers over the plain-Rust cores.
+
+mod decoder;
+mod error;
+mod input;
+mod relay;
+
+pub(crate) use decoder::{SseDecoder, SseEvent};
+pub(crate) use error::SseError;
+pub(crate) use relay::ChatStreamRelay;

@@ -1,0 +1,17 @@
+//! Server-sent events: framing, decoding and the OpenAI chat-stream relay.
+//!
+//! Plain Rust (no pyo3); the Python wrappers live in `crate::py`.
+
+pub mod decoder;
+mod error;
+mod frame;
+mod relay;
+pub mod scan;
+
+pub use decoder::{Decoder, Event, EventRef};
+pub use error::SseError;
+pub use frame::Forward;
+pub use relay::{Accounting, ChatStreamRelay};
+
+/// Default bound on the size of one event (1 MiB).
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
