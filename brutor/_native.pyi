@@ -1,10 +1,8 @@
 """Native extension of Brutor (Rust, PyO3). Hand-written stub, checked with ``mypy.stubtest``."""
 
-from typing import Self, TypeVar, final
+from typing import Self, final
 
 __all__ = ["ChatStreamRelay", "SseDecoder", "SseError", "SseEvent"]
-
-_Chunk = TypeVar("_Chunk", bytes, bytearray, memoryview)
 
 class SseError(ValueError):
     """Invalid or oversized server-sent event stream.
@@ -61,14 +59,15 @@ class ChatStreamRelay:
     ``feed`` returns everything up to the end of the last complete event (an incomplete trailing
     event is held back), minus the ``data: [DONE]`` event (which sets ``done``; anything after it is
     ignored) and, with ``strip_usage_chunk``, minus the usage-only chunk. When the input is a
-    buffer made exactly of complete events and nothing is held back or removed, the same object
+    ``bytes`` made exactly of complete events and nothing is held back or removed, the same object
     is returned (no copy).
     """
 
     def __new__(cls, strip_usage_chunk: bool = False, max_event_bytes: int = 1048576) -> Self: ...
-    def feed(self, chunk: _Chunk) -> _Chunk | bytes:
-        """Return the bytes to forward to the client now: ``chunk`` itself (any buffer object) when it
-        passes through unchanged, else a new ``bytes``."""
+    def feed(self, chunk: bytes | bytearray | memoryview) -> bytes:
+        """Return the bytes to forward to the client now: ``chunk`` itself when it is a ``bytes`` that
+        passes through unchanged, else a new ``bytes`` (other buffers are copied once: granian's
+        ``send_bytes`` is fast only for ``bytes``)."""
 
     def finish(self) -> bytes:
         """At upstream EOF: leftover bytes that are safe to forward (complete comment lines at the

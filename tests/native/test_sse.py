@@ -520,17 +520,13 @@ def test_relay_identity_fast_path() -> None:
     lf = b"\n"
     assert r.feed(lf) is lf  # the LF completing the previous CR goes with its (kept) event
     for kind in ("bytearray", "memoryview"):
-        chunk_obj = as_type(cr, kind)
-        # Any buffer passes through as itself: no copy on the relay's fast path.
-        assert r.feed(chunk_obj) is chunk_obj
+        got = r.feed(as_type(cr, kind))
+        assert type(got) is bytes and got == cr
     from pyreqwest.bytes import Bytes  # the HTTP client's zero-copy body buffer
 
-    client_chunk = Bytes(cr)
-    assert r.feed(client_chunk) is client_chunk
-    held = Bytes(b"data: z\n")
-    assert r.feed(held) == b""
-    rebuilt = r.feed(Bytes(b"\n"))
-    assert type(rebuilt) is bytes and rebuilt == b"data: z\n\n"
+    # Copied once into bytes: granian's send_bytes is fast only for bytes.
+    got = r.feed(Bytes(cr))
+    assert type(got) is bytes and got == cr
     done = b"data: [DONE]\n\n"
     assert r.feed(done) == b"" and r.done
     assert r.feed(cr) == b""

@@ -24,23 +24,26 @@ impl ChatStreamRelay {
         }
     }
 
-    /// Returns the bytes to forward now: the chunk object itself (any buffer, e.g. `bytes` or the
-    /// HTTP client's zero-copy buffer) when it is exactly complete events and nothing was held back
-    /// or removed, else a new `bytes`.
-    fn feed<'py>(&mut self, chunk: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    /// Returns the bytes to forward now: the chunk itself when it is a `bytes` of exactly complete
+    /// events and nothing was held back or removed, else a new `bytes`.
+    ///
+    /// Other buffers (the HTTP client's zero-copy body type) are copied once into a `bytes`:
+    /// granian's `send_bytes` takes `bytes` without a copy but walks any other object item by item
+    /// (measured: stream relay 7,300 -> 1,100 RPS when handed the client's buffer type directly).
+    fn feed<'py>(&mut self, chunk: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
         let py = chunk.py();
         if let Ok(b) = chunk.cast::<PyBytes>() {
             let out = self.inner.feed_with(b.as_bytes(), |fwd| match fwd {
-                None => b.clone().into_any(),
-                Some(out) => PyBytes::new(py, out).into_any(),
+                None => b.clone(),
+                Some(out) => PyBytes::new(py, out),
             })?;
             return Ok(out);
         }
-        let changed = with_bytes(chunk, |data| {
+        let out = with_bytes(chunk, |data| {
             self.inner
-                .feed_with(data, |fwd| fwd.map(|out| PyBytes::new(py, out)))
+                .feed_with(data, |fwd| PyBytes::new(py, fwd.unwrap_or(data)))
         })??;
-        Ok(changed.map_or_else(|| chunk.clone(), Bound::into_any))
+        Ok(out)
     }
 
     /// At upstream EOF: leftover bytes that are safe to forward (normally `b""`).
