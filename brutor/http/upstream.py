@@ -2,7 +2,8 @@
 
 httpx was measured ~40x slower on this hot path; pyreqwest keeps keep-alive pools in Rust and hands body
 chunks back as zero-copy buffers. Timeouts: ``connect`` and ``idle`` (between reads) live in the client,
-``total`` on each request, and ``first_byte`` around the wait for response headers (see ``first_byte``).
+a per-request deadline (``min(first_byte, total)`` for whole answers, ``total`` for streams), and for streams
+``first_byte`` around the wait for headers and the first body chunk (see ``first_byte``).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def map_transport_error(exc: BaseException, deployment: str) -> GatewayError:
     if isinstance(exc, ReadTimeoutError):
         return upstream_timeout(deployment, "idle")
     if isinstance(exc, RequestTimeoutError):
-        return upstream_timeout(deployment, "total")
+        return upstream_timeout(deployment, "response deadline")
     if isinstance(exc, TimeoutError):
         return upstream_timeout(deployment, "first byte")
     if isinstance(exc, ConnectError):

@@ -9,6 +9,7 @@ extracted on the way, ``[DONE]`` withheld until the return path has recorded the
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -48,6 +49,8 @@ class OpenAIProvider:
         self._chat_url = f"{base}/chat/completions"
         self._embeddings_url = f"{base}/embeddings"
         self._timeouts = cfg.timeouts
+        self._unary_deadline = timedelta(seconds=min(cfg.timeouts.first_byte, cfg.timeouts.total))
+        self._stream_deadline = timedelta(seconds=cfg.timeouts.total)
         headers = {"content-type": "application/json", **cfg.headers}
         if cfg.api_key is not None:
             headers["authorization"] = f"Bearer {cfg.api_key.get_secret_value()}"
@@ -75,18 +78,26 @@ class OpenAIProvider:
         self, ctx: RequestContext, deployment: Deployment, url: str, payload: dict[str, Any]
     ) -> Reply:
         body = self._request_body(deployment, payload)
-        request = self._client.post(url).header("x-request-id", ctx.request_id).body_bytes(body).build()
+        request = (
+            self._client.post(url)
+            .header("x-request-id", ctx.request_id)
+            .body_bytes(body)
+            # A non-stream answer arrives whole once it is generated, so the first-byte deadline bounds
+            # the exchange; kept in the client's Rust timer (an asyncio timeout per request cost ~3 %).
+            .timeout(self._unary_deadline)
+            .build()
+        )
         try:
-            async with first_byte(self._timeouts.first_byte):
-                response = await request.send()
-            raw = await response.bytes()
+            response = await request.send()
+            # One copy into bytes: granian sends bytes as-is but walks other buffer types item by item.
+            raw = (await response.bytes()).to_bytes()
         except (RequestError, TimeoutError) as exc:
             raise map_transport_error(exc, deployment.name) from None
         ctx.mark_first_token()
         if response.status != 200:
             return _error_passthrough(ctx, deployment, response, raw)
         try:
-            doc = orjson.loads(memoryview(raw))
+            doc = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise upstream_bad_response(deployment.name, "the response body is not JSON") from None
         if isinstance(doc, dict):
@@ -113,6 +124,7 @@ class OpenAIProvider:
             # 1 byte each network chunk is handed over as soon as it arrives (measured: 20 s -> 2 ms TTFT
             # on a stream of one chunk per 200 ms).
             .streamed_read_buffer_limit(1)
+            .timeout(self._stream_deadline)
         )
         streamed = request.build_streamed()
         entered = False
@@ -123,7 +135,7 @@ class OpenAIProvider:
                 response = await streamed.__aenter__()
                 entered = True
                 if response.status != 200:
-                    raw = await response.bytes()
+                    raw = (await response.bytes()).to_bytes()
                     await streamed.__aexit__(None, None, None)
                     return _error_passthrough(ctx, deployment, response, raw)
                 first = await response.body_reader.read_chunk()
@@ -245,7 +257,7 @@ def _account_relay(ctx: RequestContext, relay: ChatStreamRelay) -> None:
         usage.estimated = True
 
 
-def _error_passthrough(ctx: RequestContext, deployment: Deployment, response: Response, raw: Any) -> Reply:
+def _error_passthrough(ctx: RequestContext, deployment: Deployment, response: Response, raw: bytes) -> Reply:
     """Upstream errors reach the client with their status; non-OpenAI bodies are wrapped so they are."""
     status = response.status
     headers: Headers = list(_JSON)
@@ -255,7 +267,7 @@ def _error_passthrough(ctx: RequestContext, deployment: Deployment, response: Re
             headers.append((name, value))
     code: str | None = None
     try:
-        doc = orjson.loads(memoryview(raw))
+        doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
         doc = None
     if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
@@ -264,7 +276,7 @@ def _error_passthrough(ctx: RequestContext, deployment: Deployment, response: Re
         body: Any = raw
     else:
         code = f"upstream_{status}"
-        text = bytes(raw[:_ERROR_DETAIL_MAX]).decode("utf-8", "replace") if raw else ""
+        text = raw[:_ERROR_DETAIL_MAX].decode("utf-8", "replace")
         body = GatewayError(
             status,
             f"Upstream for deployment '{deployment.name}' answered {status}: {text}",
