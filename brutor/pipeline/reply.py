@@ -37,9 +37,13 @@ class StreamReply:
     completed: the server then runs the return path and only afterwards writes ``done_frame`` (success) or
     the frame from ``error_frame`` (failure), so no client sees the final token before the request is
     recorded, and a broken stream never ends with a clean terminator.
+
+    A producer that knows a chunk is the last one of a completed stream (its usage is already accounted)
+    sets ``complete`` before yielding it: the server then records the request and writes that chunk and
+    ``done_frame`` in one write, saving a round through the event loop per stream.
     """
 
-    __slots__ = ("aclose", "chunks", "done_frame", "error", "error_frame", "headers", "status")
+    __slots__ = ("aclose", "chunks", "complete", "done_frame", "error", "error_frame", "headers", "status")
 
     def __init__(
         self,
@@ -56,6 +60,7 @@ class StreamReply:
         self.chunks = chunks
         self.aclose = aclose
         self.error: GatewayError | None = None
+        self.complete = False
         self.done_frame = done_frame
         self.error_frame = error_frame
 

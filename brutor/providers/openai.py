@@ -187,11 +187,16 @@ class _UpstreamStream:
         try:
             while chunk is not None:
                 out = relay.feed(chunk)
+                if relay.done:
+                    if relay.error is None:
+                        _account_relay(ctx, relay)
+                        reply.complete = True
+                    ctx.mark_first_token()
+                    yield out
+                    break
                 if out:
                     ctx.mark_first_token()
                     yield out
-                if relay.done:
-                    break
                 chunk = await reader.read_chunk()
             else:
                 tail = relay.finish()

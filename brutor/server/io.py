@@ -116,6 +116,11 @@ async def send_stream(
     disconnected = False
     try:
         async for chunk in reply.chunks:
+            if reply.complete:
+                # The last piece of a completed stream: record first, then the piece and [DONE] together.
+                egress.record(ctx)
+                await transport.send_bytes(chunk + reply.done_frame)
+                break
             await transport.send_bytes(chunk)
     except asyncio.CancelledError:
         if not guard.fired:
@@ -131,6 +136,8 @@ async def send_stream(
     if disconnected:
         ctx.error_code = "client_disconnected"
         egress.record(ctx)
+        return
+    if reply.complete:
         return
     error = reply.error
     if error is not None:
