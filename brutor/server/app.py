@@ -27,6 +27,8 @@ log = logging.getLogger("brutor.server")
 
 Handler = Callable[[Any, Any], Awaitable[None]]
 CONFIG_ENV = "BRUTOR_CONFIG"
+# Requests outstanding longer than this are watched for client disconnects (see DisconnectGuard).
+_ARM_DISCONNECT_AFTER = 0.05
 
 
 class BrutorApp:
@@ -96,7 +98,7 @@ class BrutorApp:
         async def decode(c: RequestContext) -> Call:
             return parse(await read_body(proto, headers, limit))
 
-        guard = DisconnectGuard(proto)
+        guard = DisconnectGuard(proto, _ARM_DISCONNECT_AFTER)
         try:
             reply = await gateway.pipeline.run(ctx, decode)
         except asyncio.CancelledError:

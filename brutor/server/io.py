@@ -80,15 +80,24 @@ def send_reply(proto: Any, ctx: RequestContext, reply: Reply, egress: ReturnPath
 class DisconnectGuard:
     """Cancels the request's task when the client goes away, so the upstream call is dropped at once.
 
-    granian's ``client_disconnect()`` is a future: a done-callback on it costs no extra task per request.
+    granian's ``client_disconnect()`` watcher is not free (measured: ~13 % of non-stream and ~20 % of
+    stream throughput when armed on every request), so it is armed only once a request has been
+    outstanding for ``arm_after`` seconds: quick calls never pay for it, and the calls worth cancelling
+    (seconds of generation) are watched for nearly all of their life.
     """
 
-    __slots__ = ("_future", "_task", "fired")
+    __slots__ = ("_future", "_handle", "_proto", "_task", "fired")
 
-    def __init__(self, proto: Any) -> None:
+    def __init__(self, proto: Any, arm_after: float) -> None:
         self.fired = False
+        self._proto = proto
+        self._future: Any = None
         self._task = asyncio.current_task()
-        self._future = proto.client_disconnect()
+        self._handle: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(arm_after, self._arm)
+
+    def _arm(self) -> None:
+        self._handle = None
+        self._future = self._proto.client_disconnect()
         self._future.add_done_callback(self._on_disconnect)
 
     def _on_disconnect(self, future: Any) -> None:
@@ -99,8 +108,13 @@ class DisconnectGuard:
 
     def release(self) -> None:
         """Stop watching; if the guard already fired, absorb its cancellation of the current task."""
-        self._future.remove_done_callback(self._on_disconnect)
-        self._future.cancel()
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._future is not None:
+            self._future.remove_done_callback(self._on_disconnect)
+            self._future.cancel()
+            self._future = None
         if self.fired and self._task is not None:
             self._task.uncancel()
 

@@ -76,6 +76,7 @@ models:
   - {{name: no-usage, provider: upstream, upstream_model: mock-no-usage}}
   - {{name: slow-stream, provider: upstream, upstream_model: mock-slow-stream}}
   - {{name: slow-first-byte, provider: slow, upstream_model: mock-slow-first-byte}}
+  - {{name: slow-patient, provider: upstream, upstream_model: mock-slow-first-byte}}
   - {{name: unreachable, provider: down, upstream_model: mock-gpt}}
   - {{name: bad-upstream-auth, provider: badauth, upstream_model: mock-gpt}}
   - {{name: text-embedding-3-small, provider: upstream, upstream_model: mock-embed, type: embedding}}

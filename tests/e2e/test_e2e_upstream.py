@@ -20,6 +20,7 @@ from e2e_support import (
     TEAM_B_KEY,
     assert_openai_error,
     auth,
+    json_lines,
     make_async_client,
     sse_request,
 )
@@ -533,3 +534,31 @@ def test_client_disconnect_closes_upstream_sdk(gateway: Any, mock: MockOpenAI) -
     rec = _new_stream(mock, last_id)
     assert rec["ended"] == "client_closed"
     assert rec["closed_at"] - closed_at < 2.0
+
+
+def test_client_disconnect_cancels_a_non_stream_call(gateway: Any, mock: MockOpenAI) -> None:
+    """A client that gives up on a slow non-stream answer gets the upstream call dropped, not run out."""
+    body = json.dumps({"model": "slow-patient", "messages": _messages("abandoned 7c1")}).encode()
+    req = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{gateway.port}\r\n"
+        f"Authorization: Bearer {TEAM_B_KEY}\r\nContent-Type: application/json\r\n"
+        f"X-Request-ID: abandon-7c1\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=10)
+    try:
+        sock.sendall(req)
+        time.sleep(0.4)
+    finally:
+        sock.close()
+    deadline = time.monotonic() + 2.0
+    line: dict[str, Any] | None = None
+    while time.monotonic() < deadline and line is None:
+        line = next(
+            (x for x in json_lines(gateway.access_log()) if x.get("request_id") == "abandon-7c1"), None
+        )
+        time.sleep(0.05)
+    # The upstream would answer only after mock.server.slow_first_byte (3 s): a record well before that
+    # shows the gateway stopped waiting as soon as the client left.
+    assert line is not None, "no access-log record within 2 s of the client leaving"
+    assert line["error_code"] == "client_disconnected"
+    assert line["duration_ms"] < mock.server.slow_first_byte * 1000 * 0.8
