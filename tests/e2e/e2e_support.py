@@ -46,6 +46,7 @@ ALL_MODELS = {
     "no-usage",
     "slow-stream",
     "slow-first-byte",
+    "slow-patient",
     "unreachable",
     "bad-upstream-auth",
     "text-embedding-3-small",
