@@ -56,30 +56,26 @@ def not_found(message: str, *, code: str = "not_found", param: str | None = None
     return GatewayError(404, message, code=code, param=param)
 
 
+def _upstream(status: int, code: str, message: str) -> GatewayError:
+    return GatewayError(status, message, type="api_error", code=code)
+
+
 def upstream_unreachable(deployment: str) -> GatewayError:
-    return GatewayError(
-        502,
-        f"Upstream for deployment '{deployment}' is unreachable.",
-        type="api_error",
-        code="upstream_unreachable",
-    )
+    return _upstream(502, "upstream_unreachable", f"Upstream for deployment '{deployment}' is unreachable.")
 
 
 def upstream_bad_response(deployment: str, detail: str) -> GatewayError:
-    return GatewayError(
-        502,
-        f"Upstream for deployment '{deployment}' failed: {detail}",
-        type="api_error",
-        code="upstream_error",
-    )
+    return _upstream(502, "upstream_error", f"Upstream for deployment '{deployment}' failed: {detail}")
 
 
 def upstream_timeout(deployment: str, phase: str) -> GatewayError:
-    return GatewayError(
-        504,
-        f"Upstream for deployment '{deployment}' timed out ({phase}).",
-        type="api_error",
-        code="upstream_timeout",
+    return _upstream(504, "upstream_timeout", f"Upstream for deployment '{deployment}' timed out ({phase}).")
+
+
+def upstream_interrupted(deployment: str, why: str) -> GatewayError:
+    """A stream that broke after it started: reported in-band, never as a clean end."""
+    return _upstream(
+        502, "upstream_stream_interrupted", f"Stream from deployment '{deployment}' was interrupted: {why}."
     )
 
 

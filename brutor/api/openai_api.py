@@ -28,12 +28,17 @@ def _object(body: bytes) -> dict[str, Any]:
     return doc
 
 
-def _model(doc: dict[str, Any]) -> str:
-    model = doc.get("model")
-    if model is None:
+def _required(doc: dict[str, Any], name: str) -> Any:
+    value = doc.get(name)
+    if value is None:
         raise bad_request(
-            "Missing required parameter: 'model'.", code="missing_required_parameter", param="model"
+            f"Missing required parameter: '{name}'.", code="missing_required_parameter", param=name
         )
+    return value
+
+
+def _model(doc: dict[str, Any]) -> str:
+    model = _required(doc, "model")
     if not isinstance(model, str) or not model or len(model) > _MAX_MODEL_NAME:
         raise bad_request("'model' must be a non-empty string.", param="model")
     return model
@@ -51,11 +56,7 @@ def _flag(doc: dict[str, Any], name: str) -> bool:
 def decode_chat(body: bytes) -> Call:
     doc = _object(body)
     model = _model(doc)
-    messages = doc.get("messages")
-    if messages is None:
-        raise bad_request(
-            "Missing required parameter: 'messages'.", code="missing_required_parameter", param="messages"
-        )
+    messages = _required(doc, "messages")
     if not isinstance(messages, list) or not messages:
         raise bad_request("'messages' must be a non-empty array.", param="messages")
     for i, message in enumerate(messages):
@@ -78,11 +79,7 @@ def decode_chat(body: bytes) -> Call:
 def decode_embeddings(body: bytes) -> Call:
     doc = _object(body)
     model = _model(doc)
-    value = doc.get("input")
-    if value is None:
-        raise bad_request(
-            "Missing required parameter: 'input'.", code="missing_required_parameter", param="input"
-        )
+    value = _required(doc, "input")
     if not isinstance(value, str | list) or (isinstance(value, list) and not value):
         raise bad_request("'input' must be a string or a non-empty array.", param="input")
     return Call(Target.LLM, "embeddings", model, False, doc)

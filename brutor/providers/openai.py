@@ -20,7 +20,7 @@ from pyreqwest.response import Response
 from brutor._native import ChatStreamRelay, SseError
 from brutor.config import ProviderConfig
 from brutor.context import RequestContext
-from brutor.errors import GatewayError, upstream_bad_response
+from brutor.errors import GatewayError, upstream_bad_response, upstream_interrupted
 from brutor.http.upstream import build_client, first_byte, map_transport_error
 from brutor.pipeline.reply import Headers, Reply, StreamReply
 from brutor.providers.base import Deployment
@@ -203,14 +203,20 @@ class _UpstreamStream:
                 if tail:
                     yield tail
             if not relay.done:
-                reply.error = _interrupted(self._deployment, "the upstream closed the stream before [DONE]")
+                reply.error = upstream_interrupted(
+                    self._deployment.name, "the upstream closed the stream before [DONE]"
+                )
         except (RequestError, TimeoutError) as exc:
             error = map_transport_error(exc, self._deployment.name)
             if error.code != "upstream_timeout":
-                error = _interrupted(self._deployment, "the upstream connection failed mid-stream")
+                error = upstream_interrupted(
+                    self._deployment.name, "the upstream connection failed mid-stream"
+                )
             reply.error = error
         except SseError:
-            reply.error = _interrupted(self._deployment, "the upstream sent an oversized or malformed event")
+            reply.error = upstream_interrupted(
+                self._deployment.name, "the upstream sent an oversized or malformed event"
+            )
         finally:
             _account_relay(ctx, relay)
             if relay.error is not None:
@@ -221,15 +227,6 @@ class _UpstreamStream:
                 # The upstream's own error event was already forwarded; do not add a second one.
                 reply.error_frame = _no_frame
             await self._close_upstream()
-
-
-def _interrupted(deployment: Deployment, why: str) -> GatewayError:
-    return GatewayError(
-        502,
-        f"Stream from deployment '{deployment.name}' was interrupted: {why}.",
-        type="api_error",
-        code="upstream_stream_interrupted",
-    )
 
 
 def _no_frame(_error: GatewayError) -> bytes:
