@@ -69,6 +69,8 @@ class KeyConfig(_Model):
     id: str = Field(min_length=1, max_length=128)
     key: SecretStr
     tenant: str = Field(min_length=1, max_length=128)
+    # Further tenants the key may act for by sending X-Tenant-ID (the default stays ``tenant``).
+    tenants: tuple[str, ...] = ()
     models: tuple[str, ...] = ("*",)
 
     @field_validator("key")

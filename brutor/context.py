@@ -31,6 +31,8 @@ class Principal:
     tenant: str
     subject: str | None = None
     groups: tuple[str, ...] = ()
+    # Every tenant this principal may act for; ``X-Tenant-ID`` selects one of them (default: ``tenant``).
+    tenants: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

@@ -6,13 +6,14 @@ digest, so the lookup never compares secrets byte by byte and the table holds no
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from collections.abc import Iterable
 
 from brutor.config import KeyConfig
 from brutor.context import Principal, RequestContext
-from brutor.errors import unauthorized
+from brutor.errors import forbidden, unauthorized
 from brutor.pipeline.reply import Reply
 
 _MAX_CREDENTIAL = 4096
@@ -39,7 +40,10 @@ class StaticKeyIdentity:
         # A per-process random salt: digests are useless outside this process.
         self._salt = secrets.token_bytes(16)
         self._principals = {
-            self._digest(k.key.get_secret_value()): Principal(key_id=k.id, tenant=k.tenant) for k in keys
+            self._digest(k.key.get_secret_value()): Principal(
+                key_id=k.id, tenant=k.tenant, tenants=(k.tenant, *(t for t in k.tenants if t != k.tenant))
+            )
+            for k in keys
         }
 
     def _digest(self, credential: str) -> bytes:
@@ -57,5 +61,17 @@ class StaticKeyIdentity:
         if principal is None:
             # Never echo the credential back: it may be a real secret sent to the wrong place.
             raise unauthorized("Invalid API key.")
+        requested = ctx.headers.get("x-tenant-id")
+        if requested and requested != principal.tenant:
+            principal = select_tenant(principal, requested)
         ctx.principal = principal
         return None
+
+
+def select_tenant(principal: Principal, requested: str) -> Principal:
+    """``X-Tenant-ID`` may pick any tenant the principal belongs to, and nothing else."""
+    if requested not in principal.tenants:
+        raise forbidden(
+            f"This credential may not act for tenant '{requested[:128]}'.", code="tenant_not_allowed"
+        )
+    return dataclasses.replace(principal, tenant=requested)

@@ -38,7 +38,7 @@ def test_identify_resolves_principal_and_rejects_others() -> None:
     stage = StaticKeyIdentity([key("a", "sk-aaaaaaaaaaaaaaaa"), key("b", "sk-bbbbbbbbbbbbbbbb")])
     ctx = ctx_with({"authorization": "Bearer sk-bbbbbbbbbbbbbbbb"})
     assert asyncio.run(stage(ctx)) is None
-    assert ctx.principal == Principal(key_id="b", tenant="t-b")
+    assert ctx.principal == Principal(key_id="b", tenant="t-b", tenants=("t-b",))
     for headers in (
         {},
         {"authorization": "Bearer sk-cccccccccccccccc"},
@@ -88,3 +88,24 @@ def test_authorize_fails_closed_without_principal() -> None:
     with pytest.raises(GatewayError) as info:
         asyncio.run(stage(ctx))
     assert info.value.status == 500
+
+
+def test_tenant_header_selects_only_member_tenants() -> None:
+    multi = KeyConfig.model_validate(
+        {"id": "m", "key": "sk-mmmmmmmmmmmmmmmm", "tenant": "acme", "tenants": ["acme-eu", "acme-us"]}
+    )
+    stage = StaticKeyIdentity([multi, key("s", "sk-ssssssssssssssss")])
+    bearer = {"authorization": "Bearer sk-mmmmmmmmmmmmmmmm"}
+    ctx = ctx_with(bearer)
+    asyncio.run(stage(ctx))
+    assert ctx.principal is not None and ctx.principal.tenant == "acme"
+    ctx = ctx_with({**bearer, "x-tenant-id": "acme-us"})
+    asyncio.run(stage(ctx))
+    assert ctx.principal is not None and ctx.principal.tenant == "acme-us" and ctx.principal.key_id == "m"
+    for other in ("globex", "t-s"):
+        with pytest.raises(GatewayError) as info:
+            asyncio.run(stage(ctx_with({**bearer, "x-tenant-id": other})))
+        assert info.value.status == 403 and info.value.code == "tenant_not_allowed"
+    single = ctx_with({"authorization": "Bearer sk-ssssssssssssssss", "x-tenant-id": "acme"})
+    with pytest.raises(GatewayError):
+        asyncio.run(stage(single))
