@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from brutor.config import GatewayConfig, ProviderConfig
 from brutor.context import Target
+from brutor.identity.jwt_auth import JwtAuthenticator
 from brutor.observability.accesslog import AccessLog
 from brutor.observability.usage import UsageCounters
 from brutor.pipeline import Pipeline
@@ -16,7 +17,7 @@ from brutor.pipeline.authorize import AllowListAuthorizer
 from brutor.pipeline.cache import DisabledCache
 from brutor.pipeline.call import LlmCaller
 from brutor.pipeline.egress import ReturnPath
-from brutor.pipeline.identify import StaticKeyIdentity
+from brutor.pipeline.identify import Identify
 from brutor.pipeline.route import ModelRouter
 from brutor.providers.base import Deployment, Provider
 from brutor.providers.offline import OfflineProvider
@@ -26,14 +27,17 @@ from brutor.providers.offline import OfflineProvider
 class Gateway:
     config: GatewayConfig
     pipeline: Pipeline
-    identify: StaticKeyIdentity
+    identify: Identify
     authorize: AllowListAuthorizer
     deployments: dict[str, Deployment]
     providers: dict[str, Provider]
     access_log: AccessLog
     usage: UsageCounters
+    jwt: JwtAuthenticator | None
 
     async def aclose(self) -> None:
+        if self.jwt is not None:
+            await self.jwt.aclose()
         for provider in self.providers.values():
             await provider.aclose()
         self.access_log.close()
@@ -56,8 +60,9 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     }
     access_log = AccessLog(config.server.access_log)
     usage = UsageCounters()
-    identify = StaticKeyIdentity(config.keys)
-    authorize = AllowListAuthorizer(config.keys)
+    jwt = JwtAuthenticator(config.jwt) if config.jwt.issuers else None
+    identify = Identify(config.keys, jwt)
+    authorize = AllowListAuthorizer(config.keys, config.jwt.issuers)
     pipeline = Pipeline(
         identify=identify,
         authorize=authorize,
@@ -65,4 +70,4 @@ def build_gateway(config: GatewayConfig) -> Gateway:
         targets={Target.LLM: (ModelRouter(deployments), LlmCaller())},
         egress=ReturnPath(access_log, usage),
     )
-    return Gateway(config, pipeline, identify, authorize, deployments, providers, access_log, usage)
+    return Gateway(config, pipeline, identify, authorize, deployments, providers, access_log, usage, jwt)

@@ -34,9 +34,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _serve(args)
 
 
+def _load_checked(path: str | None) -> GatewayConfig:
+    """The config plus every JWT issuer's keys, so a bad key source stops start-up with a clear line."""
+    cfg = load_config(path) if path else default_config()
+    if cfg.jwt.issuers:
+        from brutor.identity.keysource import KeySourceError, load_keys
+
+        problems = []
+        for i, issuer in enumerate(cfg.jwt.issuers):
+            try:
+                load_keys(issuer)
+            except KeySourceError as exc:
+                problems.append(f"jwt.issuers.{i}: {exc}")
+        if problems:
+            raise ConfigError(problems)
+    return cfg
+
+
 def _config_check(path: str) -> int:
     try:
-        cfg = load_config(path)
+        cfg = _load_checked(path)
     except ConfigError as exc:
         print(f"{path}: {exc}", file=sys.stderr)
         return 1
@@ -47,7 +64,7 @@ def _config_check(path: str) -> int:
 def _serve(args: argparse.Namespace) -> int:
     path = args.config or os.environ.get("BRUTOR_CONFIG")
     try:
-        cfg = load_config(path) if path else default_config()
+        cfg = _load_checked(path)
     except ConfigError as exc:
         print(f"brutor: {path}: {exc}", file=sys.stderr)
         return 1

@@ -33,6 +33,7 @@ class Principal:
     groups: tuple[str, ...] = ()
     # Every tenant this principal may act for; ``X-Tenant-ID`` selects one of them (default: ``tenant``).
     tenants: tuple[str, ...] = ()
+    email: str | None = None
 
 
 @dataclass(slots=True)

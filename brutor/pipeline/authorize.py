@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from brutor.config import KeyConfig
+from brutor.config import JwtIssuerConfig, KeyConfig
 from brutor.context import Principal, RequestContext
 from brutor.errors import forbidden, internal_error
 from brutor.pipeline.reply import Reply
@@ -41,8 +41,10 @@ def compile_allow_list(patterns: Iterable[str]) -> Matcher:
 class AllowListAuthorizer:
     name = "authorize"
 
-    def __init__(self, keys: Iterable[KeyConfig]) -> None:
+    def __init__(self, keys: Iterable[KeyConfig], issuers: Iterable[JwtIssuerConfig] = ()) -> None:
         self._matchers = {k.id: compile_allow_list(k.models) for k in keys}
+        # JWT principals carry key_id "jwt:<issuer name>" (see brutor.identity.jwt_auth).
+        self._matchers.update({f"jwt:{i.name}": compile_allow_list(i.models) for i in issuers})
 
     def permits(self, principal: Principal, resource: str) -> bool:
         matcher = self._matchers.get(principal.key_id)

@@ -1,7 +1,8 @@
 """Identify: who is calling and for which tenant.
 
-This issue's identity source is the static API keys of the config file. Keys are looked up by a keyed
-digest, so the lookup never compares secrets byte by byte and the table holds no plaintext.
+Two credential kinds arrive as bearer tokens: JWTs from configured issuers (verified in native code,
+see ``brutor.identity.jwt_auth``) and API keys. Keys are looked up by a keyed digest, so the lookup
+never compares secrets byte by byte and the table holds no plaintext.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from brutor.config import KeyConfig
 from brutor.context import Principal, RequestContext
 from brutor.errors import forbidden, unauthorized
+from brutor.identity.jwt_auth import JwtAuthenticator, looks_like_jwt
 from brutor.pipeline.reply import Reply
 
 _MAX_CREDENTIAL = 4096
@@ -33,10 +35,11 @@ def bearer_credential(headers: object) -> str | None:
     return key.strip() or None if key else None
 
 
-class StaticKeyIdentity:
+class Identify:
     name = "identify"
 
-    def __init__(self, keys: Iterable[KeyConfig]) -> None:
+    def __init__(self, keys: Iterable[KeyConfig], jwt: JwtAuthenticator | None = None) -> None:
+        self._jwt = jwt
         # A per-process random salt: digests are useless outside this process.
         self._salt = secrets.token_bytes(16)
         self._principals = {
@@ -56,7 +59,9 @@ class StaticKeyIdentity:
                 "No API key provided. Send 'Authorization: Bearer <key>' with a key issued by this gateway."
             )
         principal = None
-        if len(credential) <= _MAX_CREDENTIAL:
+        if self._jwt is not None and looks_like_jwt(credential):
+            principal = await self._jwt.authenticate(credential)
+        elif len(credential) <= _MAX_CREDENTIAL:
             principal = self._principals.get(self._digest(credential))
         if principal is None:
             # Never echo the credential back: it may be a real secret sent to the wrong place.

@@ -50,6 +50,8 @@ class BrutorApp:
     # -- RSGI lifecycle -------------------------------------------------------------------------------
     def __rsgi_init__(self, loop: Any) -> None:
         self._gateway = build_gateway(self._config)
+        if self._gateway.jwt is not None:
+            self._gateway.jwt.start(loop)
 
     def __rsgi_del__(self, loop: Any) -> None:
         gateway, self._gateway = self._gateway, None

@@ -8,7 +8,7 @@ from brutor.config import KeyConfig
 from brutor.context import Call, Principal, RequestContext, Target
 from brutor.errors import GatewayError
 from brutor.pipeline.authorize import AllowListAuthorizer, compile_allow_list
-from brutor.pipeline.identify import StaticKeyIdentity, bearer_credential
+from brutor.pipeline.identify import Identify, bearer_credential
 
 
 def key(kid: str, secret: str, models: tuple[str, ...] = ("*",)) -> KeyConfig:
@@ -35,7 +35,7 @@ def test_bearer_credential(headers: dict[str, str], expected: str | None) -> Non
 
 
 def test_identify_resolves_principal_and_rejects_others() -> None:
-    stage = StaticKeyIdentity([key("a", "sk-aaaaaaaaaaaaaaaa"), key("b", "sk-bbbbbbbbbbbbbbbb")])
+    stage = Identify([key("a", "sk-aaaaaaaaaaaaaaaa"), key("b", "sk-bbbbbbbbbbbbbbbb")])
     ctx = ctx_with({"authorization": "Bearer sk-bbbbbbbbbbbbbbbb"})
     assert asyncio.run(stage(ctx)) is None
     assert ctx.principal == Principal(key_id="b", tenant="t-b", tenants=("t-b",))
@@ -94,7 +94,7 @@ def test_tenant_header_selects_only_member_tenants() -> None:
     multi = KeyConfig.model_validate(
         {"id": "m", "key": "sk-mmmmmmmmmmmmmmmm", "tenant": "acme", "tenants": ["acme-eu", "acme-us"]}
     )
-    stage = StaticKeyIdentity([multi, key("s", "sk-ssssssssssssssss")])
+    stage = Identify([multi, key("s", "sk-ssssssssssssssss")])
     bearer = {"authorization": "Bearer sk-mmmmmmmmmmmmmmmm"}
     ctx = ctx_with(bearer)
     asyncio.run(stage(ctx))
