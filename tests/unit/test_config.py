@@ -130,3 +130,52 @@ def test_embedded_defaults() -> None:
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(
+    ("issuer", "expected"),
+    [
+        ({"name": "a", "issuer": "i"}, "set exactly one of jwks_url, jwks_file, pem_file, hs_secret"),
+        (
+            {"name": "a", "issuer": "i", "pem_file": "k.pem", "jwks_file": "k.json"},
+            "set exactly one of",
+        ),
+        (
+            {"name": "a", "issuer": "i", "pem_file": "k.pem", "algorithms": ["RS256", "HS256"]},
+            "HS* algorithms need hs_secret",
+        ),
+        (
+            {"name": "a", "issuer": "i", "hs_secret": "x" * 32, "algorithms": ["RS256"]},
+            "an hs_secret issuer allows only HS256/HS384/HS512",
+        ),
+        (
+            {"name": "a", "issuer": "i", "pem_file": "k.pem", "algorithms": ["none"]},
+            "unknown or empty algorithms",
+        ),
+        ({"name": "a b", "issuer": "i", "pem_file": "k.pem"}, "jwt.issuers.0.name"),
+        ({"name": "a", "issuer": "i", "jwks_url": "file:///etc/passwd"}, "must be an http(s) URL"),
+    ],
+)
+def test_jwt_issuer_validation(tmp_path: Path, issuer: dict[str, object], expected: str) -> None:
+    import yaml
+
+    text = yaml.safe_dump({"jwt": {"issuers": [issuer]}})
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), {})
+    assert any(expected in p for p in info.value.problems), info.value.problems
+
+
+def test_jwt_defaults_and_reserved_key_ids(tmp_path: Path) -> None:
+    text = """
+jwt:
+  issuers:
+    - {name: hs, issuer: "svc", hs_secret: "0123456789abcdef0123456789abcdef"}
+    - {name: idp, issuer: "https://idp", jwks_url: "https://idp/jwks"}
+"""
+    cfg = load_config(write(tmp_path, text), {})
+    assert cfg.jwt.issuers[0].effective_algorithms == ("HS256",)
+    assert "HS256" not in cfg.jwt.issuers[1].effective_algorithms
+    bad = "keys: [{id: 'jwt:idp', key: sk-0123456789abcdef, tenant: t}]"
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, bad), {})
+    assert "'jwt:' is reserved" in info.value.problems[0]
