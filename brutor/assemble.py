@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from brutor.config import GatewayConfig, ProviderConfig
 from brutor.context import Target
 from brutor.identity.jwt_auth import JwtAuthenticator
+from brutor.limits import MemoryBackend, RateLimiter
+from brutor.limits.policy import LimitPolicy, Limits
 from brutor.observability.accesslog import AccessLog
 from brutor.observability.usage import UsageCounters
 from brutor.pipeline import Pipeline
-from brutor.pipeline.authorize import AllowListAuthorizer
+from brutor.pipeline.authorize import Authorize
 from brutor.pipeline.cache import DisabledCache
 from brutor.pipeline.call import LlmCaller
 from brutor.pipeline.egress import ReturnPath
@@ -28,7 +30,7 @@ class Gateway:
     config: GatewayConfig
     pipeline: Pipeline
     identify: Identify
-    authorize: AllowListAuthorizer
+    authorize: Authorize
     deployments: dict[str, Deployment]
     providers: dict[str, Provider]
     access_log: AccessLog
@@ -52,6 +54,27 @@ def build_provider(cfg: ProviderConfig) -> Provider:
     return OpenAIProvider(cfg)
 
 
+def build_limits(config: GatewayConfig) -> Limits | None:
+    """The rate limiter, or None when no limit is configured (then authorize skips it entirely)."""
+    policy = LimitPolicy(config)
+    if not policy.enabled:
+        return None
+    cfg = config.limits
+    shared = None
+    if cfg.backend == "redis":
+        # Imported only when used: the embedded default never loads the Redis client.
+        from brutor.limits.redis_backend import RedisBackend, connect
+
+        shared = RedisBackend(connect(cfg.redis_url, timeout=cfg.timeout_ms / 1000))
+    limiter = RateLimiter(
+        MemoryBackend(share=cfg.local_share),
+        shared,
+        policy=cfg.on_redis_error,
+        timeout=cfg.timeout_ms / 1000,
+    )
+    return Limits(limiter, policy, cfg.default_max_tokens, cfg.lease_seconds)
+
+
 def build_gateway(config: GatewayConfig) -> Gateway:
     providers = {p.name: build_provider(p) for p in config.providers}
     deployments = {
@@ -62,12 +85,13 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     usage = UsageCounters()
     jwt = JwtAuthenticator(config.jwt) if config.jwt.issuers else None
     identify = Identify(config.keys, jwt)
-    authorize = AllowListAuthorizer(config.keys, config.jwt.issuers)
+    limits = build_limits(config)
+    authorize = Authorize(config.keys, config.jwt.issuers, limits)
     pipeline = Pipeline(
         identify=identify,
         authorize=authorize,
         cache=DisabledCache(),
         targets={Target.LLM: (ModelRouter(deployments), LlmCaller())},
-        egress=ReturnPath(access_log, usage),
+        egress=ReturnPath(access_log, usage, limits),
     )
     return Gateway(config, pipeline, identify, authorize, deployments, providers, access_log, usage, jwt)

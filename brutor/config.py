@@ -65,6 +65,43 @@ class ServerConfig(_Model):
     admin_key: SecretStr | None = None
 
 
+class LimitValues(_Model):
+    """Limits for one subject; unset means unlimited. Costs are USD (kept exact as micro-USD)."""
+
+    rpm: int | None = Field(None, ge=1)
+    tpm: int | None = Field(None, ge=1)
+    concurrency: int | None = Field(None, ge=1)
+    tokens_per_day: int | None = Field(None, ge=1)
+    tokens_per_month: int | None = Field(None, ge=1)
+    cost_per_day_usd: float | None = Field(None, gt=0)
+    cost_per_month_usd: float | None = Field(None, gt=0)
+
+
+class LimitsConfig(_Model):
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    timeout_ms: int = Field(75, ge=1, le=5000)
+    # What to do when Redis cannot be reached: enforce locally (each worker its share) or refuse (503).
+    on_redis_error: Literal["fail_open", "fail_closed"] = "fail_open"
+    # Share of each limit one worker enforces while Redis is down (e.g. 1 / (workers x replicas)).
+    local_share: float = Field(1.0, gt=0, le=1)
+    # Reserved for the answer when a request sets no max_tokens (reconciled with real usage after).
+    default_max_tokens: int = Field(1024, ge=0)
+    # Longest an unsettled concurrency slot is held (a crashed worker's slots free themselves).
+    lease_seconds: float = Field(900.0, gt=0)
+    # Per-subject limits; "*" applies to every tenant / model / user separately.
+    tenants: dict[str, LimitValues] = Field(default_factory=dict)
+    models: dict[str, LimitValues] = Field(default_factory=dict)
+    users: dict[str, LimitValues] = Field(default_factory=dict)
+
+
+class Price(_Model):
+    """USD per million tokens."""
+
+    input: float = Field(0.0, ge=0)
+    output: float = Field(0.0, ge=0)
+
+
 class KeyConfig(_Model):
     id: str = Field(min_length=1, max_length=128)
     key: SecretStr
@@ -72,6 +109,7 @@ class KeyConfig(_Model):
     # Further tenants the key may act for by sending X-Tenant-ID (the default stays ``tenant``).
     tenants: tuple[str, ...] = ()
     models: tuple[str, ...] = ("*",)
+    limits: LimitValues | None = None
 
     @field_validator("key")
     @classmethod
@@ -184,12 +222,15 @@ class ModelConfig(_Model):
     provider: str
     upstream_model: str | None = None
     type: Literal["chat", "embedding"] = "chat"
+    # Used for cost budgets and reported cost.
+    price: Price | None = None
 
 
 class GatewayConfig(_Model):
     server: ServerConfig = ServerConfig()
     keys: tuple[KeyConfig, ...] = ()
     jwt: JwtConfig = JwtConfig()
+    limits: LimitsConfig = LimitsConfig()
     providers: tuple[ProviderConfig, ...] = ()
     models: tuple[ModelConfig, ...] = ()
 
@@ -208,6 +249,12 @@ class GatewayConfig(_Model):
         secrets = [k.key.get_secret_value() for k in self.keys]
         if len(set(secrets)) != len(secrets):
             problems.append("keys: two keys share the same secret")
+        if self.limits.backend == "redis" and urlsplit(self.limits.redis_url).scheme not in (
+            "redis",
+            "rediss",
+            "unix",
+        ):
+            problems.append("limits.redis_url: must be a redis://, rediss:// or unix:// URL")
         known = {p.name for p in self.providers}
         for i, model in enumerate(self.models):
             if model.provider not in known:

@@ -49,6 +49,9 @@ class Call:
     resource: str
     stream: bool = False
     payload: Any = None
+    # Token estimates for rate limits, made by the target's decoder (it alone knows the body's shape).
+    prompt_estimate: int = 0
+    max_output: int | None = None
 
 
 @dataclass(slots=True)
@@ -72,6 +75,8 @@ class RequestContext:
         "headers",
         "principal",
         "request_id",
+        "reservation",
+        "response_headers",
         "stage_ms",
         "started",
         "status",
@@ -94,6 +99,9 @@ class RequestContext:
         self.usage = Usage()
         self.ttft_ms: float | None = None
         self.stage_ms: dict[str, float] = {}
+        # Held rate-limit reservation (settled by the return path) and headers for the reply.
+        self.reservation: Any = None
+        self.response_headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def tenant(self) -> str | None:

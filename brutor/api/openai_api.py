@@ -53,6 +53,17 @@ def _flag(doc: dict[str, Any], name: str) -> bool:
     return value
 
 
+def _max_output(doc: dict[str, Any]) -> int | None:
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = doc.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise bad_request(f"'{name}' must be a positive integer.", param=name)
+        return value
+    return None
+
+
 def decode_chat(body: bytes) -> Call:
     doc = _object(body)
     model = _model(doc)
@@ -73,7 +84,8 @@ def decode_chat(body: bytes) -> Call:
             raise bad_request(
                 "'stream_options' is only allowed when 'stream' is true.", param="stream_options"
             )
-    return Call(Target.LLM, "chat.completions", model, stream, doc)
+    # ~4 bytes per token over the whole body: cheap, and conservative (JSON syntax counts too).
+    return Call(Target.LLM, "chat.completions", model, stream, doc, len(body) // 4, _max_output(doc))
 
 
 def decode_embeddings(body: bytes) -> Call:
@@ -82,7 +94,7 @@ def decode_embeddings(body: bytes) -> Call:
     value = _required(doc, "input")
     if not isinstance(value, str | list) or (isinstance(value, list) and not value):
         raise bad_request("'input' must be a string or a non-empty array.", param="input")
-    return Call(Target.LLM, "embeddings", model, False, doc)
+    return Call(Target.LLM, "embeddings", model, False, doc, len(body) // 4, 0)
 
 
 def model_entry(name: str, owner: str, created: int) -> dict[str, Any]:

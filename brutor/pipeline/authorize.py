@@ -1,7 +1,11 @@
-"""Authorize: may this principal use the requested resource?
+"""Authorize: may this principal use the requested resource, and is there room in its limits?
 
-In this issue: a per-key allow-list of resource names with ``*`` wildcards (``openai/*``). The resource is
-target-neutral (model, ``server/tool``, ``skill@version`` or agent), so this stage serves every target.
+1. A per-key (or per-issuer) allow-list of resource names with ``*`` wildcards (``openai/*``).
+2. Rate limits and quotas (``brutor.limits``): every limit that applies to the key, tenant, user and
+   model is reserved at once before the call; the return path settles with the real usage.
+
+The resource is target-neutral (model, ``server/tool``, ``skill@version`` or agent) and token estimates
+come from the target's decoder, so this stage serves every target.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from collections.abc import Callable, Iterable
 
 from brutor.config import JwtIssuerConfig, KeyConfig
 from brutor.context import Principal, RequestContext
-from brutor.errors import forbidden, internal_error
+from brutor.errors import GatewayError, forbidden, internal_error
+from brutor.limits import rate_limit_headers, retry_headers
+from brutor.limits.decision import BUDGET_EXCEEDED, TOO_LARGE, UNAVAILABLE, Decision, Denial
+from brutor.limits.policy import Limits
 from brutor.pipeline.reply import Reply
 
 Matcher = Callable[[str], bool]
@@ -38,13 +45,16 @@ def compile_allow_list(patterns: Iterable[str]) -> Matcher:
     return allowed
 
 
-class AllowListAuthorizer:
+class Authorize:
     name = "authorize"
 
-    def __init__(self, keys: Iterable[KeyConfig], issuers: Iterable[JwtIssuerConfig] = ()) -> None:
+    def __init__(
+        self, keys: Iterable[KeyConfig], issuers: Iterable[JwtIssuerConfig] = (), limits: Limits | None = None
+    ) -> None:
         self._matchers = {k.id: compile_allow_list(k.models) for k in keys}
         # JWT principals carry key_id "jwt:<issuer name>" (see brutor.identity.jwt_auth).
         self._matchers.update({f"jwt:{i.name}": compile_allow_list(i.models) for i in issuers})
+        self._limits = limits
 
     def permits(self, principal: Principal, resource: str) -> bool:
         matcher = self._matchers.get(principal.key_id)
@@ -57,4 +67,33 @@ class AllowListAuthorizer:
             raise internal_error()
         if not self.permits(principal, call.resource):
             raise forbidden(f"This API key is not allowed to use '{call.resource}'.")
+        limits = self._limits
+        if limits is None:
+            return None
+        limit_set = limits.policy.limits_for(principal, call.resource)
+        if not limit_set.entries:
+            return None
+        output = call.max_output if call.max_output is not None else limits.default_max_tokens
+        decision = await limits.limiter.reserve(
+            limit_set,
+            tokens=call.prompt_estimate + output,
+            cost=limits.policy.cost(call.resource, call.prompt_estimate, output),
+            lease=limits.lease,
+        )
+        if decision.denial is not None:
+            raise _denied(decision, decision.denial)
+        ctx.reservation = decision.reservation
+        ctx.response_headers = rate_limit_headers(decision)
         return None
+
+
+def _denied(decision: Decision, denial: Denial) -> GatewayError:
+    headers = (*rate_limit_headers(decision), *retry_headers(denial))
+    if denial.code == UNAVAILABLE:
+        return GatewayError(503, denial.message(), type="api_error", code=denial.code, headers=headers)
+    if denial.code == TOO_LARGE:
+        # Waiting cannot help: a 429 would make SDKs retry forever.
+        return GatewayError(400, denial.message(), code="tokens_exceed_limit", headers=headers)
+    # OpenAI's code for an exhausted budget is "insufficient_quota"; SDKs stop retrying on it.
+    code = "insufficient_quota" if denial.code == BUDGET_EXCEEDED else "rate_limit_exceeded"
+    return GatewayError(429, denial.message(), type="rate_limit_error", code=code, headers=headers)

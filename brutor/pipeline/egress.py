@@ -6,9 +6,12 @@ metrics join here in later issues.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import Any
 
 from brutor.context import RequestContext
+from brutor.limits.policy import Limits
 from brutor.observability.accesslog import AccessLog
 from brutor.observability.usage import UsageCounters
 
@@ -16,12 +19,17 @@ from brutor.observability.usage import UsageCounters
 class ReturnPath:
     name = "egress"
 
-    def __init__(self, access_log: AccessLog, usage: UsageCounters) -> None:
+    def __init__(self, access_log: AccessLog, usage: UsageCounters, limits: Limits | None = None) -> None:
         self._log = access_log
         self._usage = usage
+        self._limits = limits
+        # Settlements with a remote limiter in flight (kept referenced until done).
+        self._pending: set[asyncio.Task[Any]] = set()
 
     def record(self, ctx: RequestContext) -> None:
         principal, call, usage = ctx.principal, ctx.call, ctx.usage
+        if ctx.reservation is not None:
+            self._settle(ctx)
         tenant = principal.tenant if principal is not None else None
         failed = ctx.status >= 400 or ctx.error_code is not None
         if tenant is not None:
@@ -49,3 +57,21 @@ class ReturnPath:
                     "client": ctx.client_addr,
                 }
             )
+
+    def _settle(self, ctx: RequestContext) -> None:
+        """Give back what the reservation over-estimated (or charge the overage); on every path, also
+        a rejection after authorize or a client that went away mid-stream."""
+        reservation, ctx.reservation = ctx.reservation, None
+        limits = self._limits
+        if limits is None or ctx.call is None:
+            return
+        usage = ctx.usage
+        tokens = usage.prompt_tokens + usage.completion_tokens
+        cost = limits.policy.cost(ctx.call.resource, usage.prompt_tokens, usage.completion_tokens)
+        if limits.limiter.settle_now(reservation, tokens=tokens, cost=cost):
+            return
+        task = asyncio.get_running_loop().create_task(
+            limits.limiter.reconcile(reservation, tokens=tokens, cost=cost)
+        )
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)

@@ -74,6 +74,8 @@ def send_reply(proto: Any, ctx: RequestContext, reply: Reply, egress: ReturnPath
     egress.record(ctx)
     headers = reply.headers
     headers.append(("x-request-id", ctx.request_id))
+    if ctx.response_headers:
+        headers.extend(ctx.response_headers)
     proto.response_bytes(reply.status, headers, reply.body)
 
 
@@ -126,6 +128,8 @@ async def send_stream(
     ctx.status = reply.status
     headers: Headers = reply.headers
     headers.append(("x-request-id", ctx.request_id))
+    if ctx.response_headers:
+        headers.extend(ctx.response_headers)
     transport = proto.response_stream(reply.status, headers)
     disconnected = False
     try:

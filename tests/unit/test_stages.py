@@ -7,7 +7,7 @@ import pytest
 from brutor.config import KeyConfig
 from brutor.context import Call, Principal, RequestContext, Target
 from brutor.errors import GatewayError
-from brutor.pipeline.authorize import AllowListAuthorizer, compile_allow_list
+from brutor.pipeline.authorize import Authorize, compile_allow_list
 from brutor.pipeline.identify import Identify, bearer_credential
 
 
@@ -70,7 +70,7 @@ def test_allow_list(patterns: tuple[str, ...], name: str, allowed: bool) -> None
 
 
 def test_authorize_uses_resource_not_body() -> None:
-    stage = AllowListAuthorizer([key("a", "sk-aaaaaaaaaaaaaaaa", ("tools/*",))])
+    stage = Authorize([key("a", "sk-aaaaaaaaaaaaaaaa", ("tools/*",))])
     ctx = ctx_with({})
     ctx.principal = Principal("a", "t-a")
     ctx.call = Call(Target.MCP, "tools/call", "tools/search", payload={"jsonrpc": "2.0"})
@@ -82,7 +82,7 @@ def test_authorize_uses_resource_not_body() -> None:
 
 
 def test_authorize_fails_closed_without_principal() -> None:
-    stage = AllowListAuthorizer([])
+    stage = Authorize([])
     ctx = ctx_with({})
     ctx.call = Call(Target.LLM, "chat.completions", "m")
     with pytest.raises(GatewayError) as info:
