@@ -2,7 +2,17 @@
 
 from typing import Self, final
 
-__all__ = ["ChatStreamRelay", "SseDecoder", "SseError", "SseEvent"]
+__all__ = [
+    "ChatStreamRelay",
+    "JwtError",
+    "JwtIssuer",
+    "JwtKeySet",
+    "JwtVerifier",
+    "SseDecoder",
+    "SseError",
+    "SseEvent",
+    "VerifiedToken",
+]
 
 class SseError(ValueError):
     """Invalid or oversized server-sent event stream.
@@ -109,3 +119,153 @@ class ChatStreamRelay:
     @property
     def model(self) -> str | None:
         """The ``model`` of the first chunk."""
+
+# --------------------------------------------------------------------------- JWT verification
+
+class JwtError(ValueError):
+    """A refused token, key or policy. The message names the failed check only: never the token,
+    a claim value, a ``kid`` or key material."""
+
+    code: str
+    """Stable reason: ``malformed``, ``too_large``, ``bad_signature``, ``alg_not_allowed``,
+    ``key_mismatch``, ``unknown_kid``, ``bad_kid``, ``expired``, ``not_yet_valid``,
+    ``issued_in_future``, ``bad_issuer``, ``bad_audience``, ``missing_claim``, ``unsupported``;
+    for keys and policies also ``bad_key`` and ``bad_config``."""
+    issuer: str | None
+    """The configured issuer whose policy refused the token (selected by the token's unverified
+    ``iss``), ``None`` if refused before an issuer was selected or not about a token. After
+    ``unknown_kid`` the caller may refresh that issuer's JWKS."""
+
+@final
+class JwtKeySet:
+    """An immutable set of verification keys. Its repr shows key types, kids and pinned algorithms,
+    never key material."""
+
+    @staticmethod
+    def from_jwks(document: str | bytes | bytearray | memoryview) -> JwtKeySet:
+        """The signature keys of a JWKS document: RSA (2048-8192 bits), EC P-256/P-384, OKP Ed25519,
+        oct. Keys with ``use`` other than ``sig``, ``key_ops`` without ``verify``, an unknown
+        ``kty``/``crv``/``alg``, an invalid ``kid`` or invalid parameters are skipped; raises
+        ``JwtError`` (``bad_key``) if none is usable."""
+
+    @staticmethod
+    def from_pem(
+        pem: str | bytes | bytearray | memoryview, kid: str | None = None, alg: str | None = None
+    ) -> JwtKeySet:
+        """One ``PUBLIC KEY`` (SubjectPublicKeyInfo: RSA, EC P-256/P-384, Ed25519) or
+        ``RSA PUBLIC KEY`` (PKCS#1) PEM block; ``alg`` pins the key to one algorithm."""
+
+    @staticmethod
+    def from_secret(
+        secret: bytes | bytearray | memoryview, kid: str | None = None, alg: str = "HS256"
+    ) -> JwtKeySet:
+        """One HMAC secret for ``alg`` (HS256/HS384/HS512); it must be at least as long as the hash
+        output (32/48/64 bytes, RFC 7518 section 3.2)."""
+
+    def merged(self, other: JwtKeySet) -> JwtKeySet:
+        """A new set with the keys of ``self``, then those of ``other``."""
+
+    def __len__(self) -> int: ...
+    def kids(self) -> list[str]:
+        """The kids of the keys that have one, in order."""
+
+@final
+class JwtIssuer:
+    """The immutable policy of one issuer.
+
+    A token's ``alg`` must be in ``algorithms`` *and* served by the selected key (by ``kid``, or
+    without one the first few keys that serve it); HS* never verifies against an RSA/EC/OKP key,
+    nor RS*/ES*/EdDSA against a secret. ``audiences`` empty means ``aud`` is not checked.
+    ``exp <= now - leeway``, ``nbf > now + leeway`` and ``iat > now + leeway`` are refused (PyJWT's
+    rules; fractional dates are truncated to seconds).
+    """
+
+    def __new__(
+        cls,
+        issuer: str,
+        keys: JwtKeySet,
+        audiences: list[str] | tuple[str, ...] = (),
+        algorithms: list[str] | tuple[str, ...] = (
+            "RS256",
+            "RS384",
+            "RS512",
+            "PS256",
+            "PS384",
+            "PS512",
+            "ES256",
+            "ES384",
+            "EdDSA",
+        ),
+        leeway: int = 60,
+        required_claims: list[str] | tuple[str, ...] = (),
+        require_exp: bool = True,
+        max_token_bytes: int = 8192,
+    ) -> Self: ...
+    def with_keys(self, keys: JwtKeySet) -> JwtIssuer:
+        """The same policy with other keys (after a JWKS refresh)."""
+
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def keys(self) -> JwtKeySet: ...
+    @property
+    def audiences(self) -> list[str]: ...
+    @property
+    def algorithms(self) -> list[str]: ...
+    @property
+    def leeway(self) -> int: ...
+    @property
+    def required_claims(self) -> list[str]: ...
+    @property
+    def require_exp(self) -> bool: ...
+    @property
+    def max_token_bytes(self) -> int: ...
+
+@final
+class VerifiedToken:
+    """A verified token (immutable)."""
+
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def audiences(self) -> list[str]:
+        """``aud`` as a list (a string gives one element; absent, ``null``, ``""`` give ``[]``)."""
+
+    @property
+    def expires_at(self) -> int | None: ...
+    @property
+    def not_before(self) -> int | None: ...
+    @property
+    def issued_at(self) -> int | None: ...
+    @property
+    def key_id(self) -> str | None:
+        """The ``kid`` of the key that verified the signature."""
+
+    @property
+    def algorithm(self) -> str: ...
+    @property
+    def claims_json(self) -> bytes:
+        """The payload JSON exactly as signed (read custom claims such as tenant or groups from it)."""
+
+@final
+class JwtVerifier:
+    """Verifies tokens of several issuers, caching verified tokens until they expire."""
+
+    def __new__(cls, issuers: list[JwtIssuer] | tuple[JwtIssuer, ...], cache_size: int = 10000) -> Self: ...
+    def verify(self, token: str | bytes | bytearray | memoryview, now: int | None = None) -> VerifiedToken:
+        """Verify ``token`` at ``now`` (Unix seconds, default the current time) or raise ``JwtError``.
+
+        The policy is chosen by the token's unverified ``iss`` (unknown: ``bad_issuer``), then
+        everything is verified. A token verified before (with an ``exp``) is answered from the
+        cache after re-checking ``exp``/``nbf``/``iat`` against ``now``.
+        """
+
+    def replace_issuer(self, issuer: JwtIssuer) -> None:
+        """Replace the issuer of the same name (e.g. with refreshed keys); its cached tokens are
+        dropped. Raises ``JwtError`` (``bad_config``) for an unknown issuer."""
+
+    @property
+    def cache_len(self) -> int:
+        """Tokens in the cache."""

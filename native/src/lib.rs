@@ -1,5 +1,6 @@
-//! Native extension of Brutor: plain-Rust cores (`sse`) and thin PyO3 wrappers (`py`).
+//! Native extension of Brutor: plain-Rust cores (`jwt`, `sse`) and thin PyO3 wrappers (`py`).
 
+pub mod jwt;
 pub mod sse;
 
 #[cfg(feature = "python")]
@@ -16,5 +17,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py::SseEvent>()?;
     m.add_class::<py::SseDecoder>()?;
     m.add_class::<py::ChatStreamRelay>()?;
+    m.add("JwtError", m.py().get_type::<py::JwtError>())?;
+    m.add_class::<py::JwtKeySet>()?;
+    m.add_class::<py::JwtIssuer>()?;
+    m.add_class::<py::VerifiedToken>()?;
+    m.add_class::<py::JwtVerifier>()?;
     Ok(())
 }

@@ -3,8 +3,10 @@
 mod decoder;
 mod error;
 mod input;
+mod jwt;
 mod relay;
 
 pub(crate) use decoder::{SseDecoder, SseEvent};
 pub(crate) use error::SseError;
+pub(crate) use jwt::{JwtError, JwtIssuer, JwtKeySet, JwtVerifier, VerifiedToken};
 pub(crate) use relay::ChatStreamRelay;
