@@ -48,8 +48,8 @@ def build_client(timeouts: Timeouts, pool: Pool, default_headers: dict[str, str]
     return builder.build()
 
 
-def first_byte(seconds: float) -> asyncio.Timeout:
-    """Deadline for the upstream's response headers (the time to first byte)."""
+def first_byte(seconds: float | None) -> asyncio.Timeout:
+    """Deadline for the upstream's response headers and first chunk (None: the idle timeout covers it)."""
     return asyncio.timeout(seconds)
 
 

@@ -8,6 +8,7 @@ extracted on the way, ``[DONE]`` withheld until the return path has recorded the
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from datetime import timedelta
 from typing import Any
@@ -38,6 +39,8 @@ _PASS_HEADERS = (
     "x-ratelimit-reset-tokens",
 )
 _ERROR_DETAIL_MAX = 200
+# Reads allowed after [DONE] to reach the end of the body (see _UpstreamStream._close_upstream).
+_DRAIN_READS = 4
 
 
 class OpenAIProvider:
@@ -48,9 +51,12 @@ class OpenAIProvider:
         base = (cfg.base_url or "").rstrip("/")
         self._chat_url = f"{base}/chat/completions"
         self._embeddings_url = f"{base}/embeddings"
-        self._timeouts = cfg.timeouts
         self._unary_deadline = timedelta(seconds=min(cfg.timeouts.first_byte, cfg.timeouts.total))
         self._stream_deadline = timedelta(seconds=cfg.timeouts.total)
+        # The client's idle timeout covers every read, the wait for headers and the first chunk included,
+        # so a separate (asyncio) first-byte timer is armed only when it is the tighter bound.
+        timeouts = cfg.timeouts
+        self._first_byte = timeouts.first_byte if timeouts.first_byte < timeouts.idle else None
         headers = {"content-type": "application/json", **cfg.headers}
         if cfg.api_key is not None:
             headers["authorization"] = f"Bearer {cfg.api_key.get_secret_value()}"
@@ -131,7 +137,7 @@ class OpenAIProvider:
         try:
             # The deadline covers the first body chunk too, and nothing is committed to the client before
             # it arrives: a slow or failing upstream still gets a clean 5xx (and, later, a fallback).
-            async with first_byte(self._timeouts.first_byte):
+            async with first_byte(self._first_byte):
                 response = await streamed.__aenter__()
                 entered = True
                 if response.status != 200:
@@ -176,10 +182,20 @@ class _UpstreamStream:
         await self._gen.aclose()
         await self._close_upstream()
 
-    async def _close_upstream(self) -> None:
-        if not self._exited:
-            self._exited = True
-            await self._streamed.__aexit__(None, None, None)
+    async def _close_upstream(self, drain: bool = False) -> None:
+        if self._exited:
+            return
+        self._exited = True
+        if drain:
+            # After [DONE] only the end of the body is left: reading it lets the connection go back to
+            # the pool instead of being dropped (a new connection per stream otherwise). The client has
+            # its last byte already; bounded so a babbling upstream cannot hold us.
+            reader = self._response.body_reader
+            with contextlib.suppress(RequestError, TimeoutError):
+                for _ in range(_DRAIN_READS):
+                    if await reader.read_chunk() is None:
+                        break
+        await self._streamed.__aexit__(None, None, None)
 
     async def _chunks(self, chunk: Any) -> AsyncGenerator[Any, None]:
         relay, reply, ctx = self.relay, self._reply, self._ctx
@@ -226,7 +242,7 @@ class _UpstreamStream:
                     )
                 # The upstream's own error event was already forwarded; do not add a second one.
                 reply.error_frame = _no_frame
-            await self._close_upstream()
+            await self._close_upstream(drain=relay.done)
 
 
 def _no_frame(_error: GatewayError) -> bytes:
