@@ -41,6 +41,7 @@ class ReturnPath:
                     "request_id": ctx.request_id,
                     "tenant": tenant,
                     "key_id": principal.key_id if principal is not None else None,
+                    "subject": principal.subject if principal is not None else None,
                     "target": call.target.value if call is not None else None,
                     "operation": call.operation if call is not None else None,
                     "model": call.resource if call is not None else None,

@@ -3,6 +3,9 @@ principal, refreshes a rotated JWKS on an unknown kid, and refuses every tampere
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -14,6 +17,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from e2e_support import GatewayProcess, json_lines
 
 RSA_A = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -144,7 +148,7 @@ def test_valid_tokens_are_served_with_their_claims(gw: GatewayProcess, key: Any,
     resp = call(gw, corp_token(key, alg, kid), **{"X-Request-ID": f"jwt-ok-{alg}"})
     assert resp.status == 200, resp.body
     record = access_record(gw, f"jwt-ok-{alg}")
-    assert (record["key_id"], record["tenant"]) == ("jwt:corp", "acme")
+    assert (record["key_id"], record["tenant"], record["subject"]) == ("jwt:corp", "acme", "alice")
 
 
 def test_tenant_header_selects_among_token_tenants(gw: GatewayProcess) -> None:
@@ -181,15 +185,7 @@ def test_claim_failures_are_401(gw: GatewayProcess, extra: dict[str, Any], reaso
 def test_hostile_tokens_are_refused_and_never_echoed(gw: GatewayProcess) -> None:
     good = corp_token()
     header, payload, signature = good.split(".")
-    public_pem = RSA_A.public_key().public_bytes(
-        encoding=__import__("cryptography.hazmat.primitives.serialization", fromlist=["x"]).Encoding.PEM,
-        format=__import__(
-            "cryptography.hazmat.primitives.serialization", fromlist=["x"]
-        ).PublicFormat.SubjectPublicKeyInfo,
-    )
-    import base64
-    import hashlib
-    import hmac
+    public_pem = RSA_A.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
 
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
