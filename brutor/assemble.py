@@ -86,7 +86,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     jwt = JwtAuthenticator(config.jwt) if config.jwt.issuers else None
     identify = Identify(config.keys, jwt)
     limits = build_limits(config)
-    authorize = Authorize(config.keys, config.jwt.issuers, limits)
+    authorize = Authorize(config.keys, config.jwt.issuers, limits, config.entitlements)
     pipeline = Pipeline(
         identify=identify,
         authorize=authorize,

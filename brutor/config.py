@@ -65,6 +65,19 @@ class ServerConfig(_Model):
     admin_key: SecretStr | None = None
 
 
+class Entitlement(_Model):
+    """Resource names (with * wildcards) a tenant or group may use (``allow``) and may never use (``deny``).
+    An unset ``allow`` adds no restriction."""
+
+    allow: tuple[str, ...] | None = None
+    deny: tuple[str, ...] = ()
+
+
+class EntitlementsConfig(_Model):
+    tenants: dict[str, Entitlement] = Field(default_factory=dict)
+    groups: dict[str, Entitlement] = Field(default_factory=dict)
+
+
 class LimitValues(_Model):
     """Limits for one subject; unset means unlimited. Costs are USD (kept exact as micro-USD)."""
 
@@ -109,6 +122,8 @@ class KeyConfig(_Model):
     # Further tenants the key may act for by sending X-Tenant-ID (the default stays ``tenant``).
     tenants: tuple[str, ...] = ()
     models: tuple[str, ...] = ("*",)
+    # Resource names (with * wildcards) this key may never use, whatever else allows them.
+    deny: tuple[str, ...] = ()
     limits: LimitValues | None = None
 
     @field_validator("key")
@@ -169,8 +184,9 @@ class JwtIssuerConfig(_Model):
     email_claim: str = "email"
     # Used when the token carries no tenant claim; without it such tokens are refused.
     default_tenant: str | None = None
-    # Allow-list of resource names for principals of this issuer (as keys[].models).
+    # Allow- and deny-lists of resource names for principals of this issuer (as keys[].models/deny).
     models: tuple[str, ...] = ("*",)
+    deny: tuple[str, ...] = ()
     jwks_refresh_seconds: float = Field(300.0, ge=5)
     # An unknown kid triggers a JWKS refresh at most this often (so forged kids cannot flood the IdP).
     jwks_min_refresh_seconds: float = Field(30.0, ge=1)
@@ -230,6 +246,7 @@ class GatewayConfig(_Model):
     server: ServerConfig = ServerConfig()
     keys: tuple[KeyConfig, ...] = ()
     jwt: JwtConfig = JwtConfig()
+    entitlements: EntitlementsConfig = EntitlementsConfig()
     limits: LimitsConfig = LimitsConfig()
     providers: tuple[ProviderConfig, ...] = ()
     models: tuple[ModelConfig, ...] = ()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from brutor.config import JwtIssuerConfig, KeyConfig
+from brutor.config import Entitlement, EntitlementsConfig, JwtIssuerConfig, KeyConfig
 from brutor.context import Principal, RequestContext
 from brutor.errors import GatewayError, forbidden, internal_error
 from brutor.limits import rate_limit_headers, retry_headers
@@ -49,16 +49,42 @@ class Authorize:
     name = "authorize"
 
     def __init__(
-        self, keys: Iterable[KeyConfig], issuers: Iterable[JwtIssuerConfig] = (), limits: Limits | None = None
+        self,
+        keys: Iterable[KeyConfig],
+        issuers: Iterable[JwtIssuerConfig] = (),
+        limits: Limits | None = None,
+        entitlements: EntitlementsConfig | None = None,
     ) -> None:
-        self._matchers = {k.id: compile_allow_list(k.models) for k in keys}
         # JWT principals carry key_id "jwt:<issuer name>" (see brutor.identity.jwt_auth).
-        self._matchers.update({f"jwt:{i.name}": compile_allow_list(i.models) for i in issuers})
+        lists = [(k.id, k.models, k.deny) for k in keys] + [
+            (f"jwt:{i.name}", i.models, i.deny) for i in issuers
+        ]
+        self._allow = {kid: compile_allow_list(allow) for kid, allow, _ in lists}
+        self._deny = {kid: compile_allow_list(deny) for kid, _, deny in lists if deny}
+        ent = entitlements or EntitlementsConfig()
+        self._tenants = {t: _Rule.of(e) for t, e in ent.tenants.items()}
+        self._groups = {g: _Rule.of(e) for g, e in ent.groups.items()}
         self._limits = limits
 
     def permits(self, principal: Principal, resource: str) -> bool:
-        matcher = self._matchers.get(principal.key_id)
-        return matcher is not None and matcher(resource)
+        """Deny wins (key, tenant, any group); then the key's allow-list, the tenant's allow-list if it
+        has one, and — when the principal's groups have allow-lists — at least one of them."""
+        allow = self._allow.get(principal.key_id)
+        if allow is None or not allow(resource):
+            return False
+        deny = self._deny.get(principal.key_id)
+        if deny is not None and deny(resource):
+            return False
+        tenant = self._tenants.get(principal.tenant)
+        if tenant is not None and not tenant.permits(resource):
+            return False
+        if not self._groups or not principal.groups:
+            return True
+        rules = [r for g in principal.groups if (r := self._groups.get(g)) is not None]
+        if any(r.deny is not None and r.deny(resource) for r in rules):
+            return False
+        allowing = [r.allow for r in rules if r.allow is not None]
+        return not allowing or any(a(resource) for a in allowing)
 
     async def __call__(self, ctx: RequestContext) -> Reply | None:
         principal, call = ctx.principal, ctx.call
@@ -66,7 +92,7 @@ class Authorize:
             # The pipeline order guarantees both; failing closed if it is ever broken.
             raise internal_error()
         if not self.permits(principal, call.resource):
-            raise forbidden(f"This API key is not allowed to use '{call.resource}'.")
+            raise forbidden(f"This credential is not allowed to use '{call.resource}'.")
         limits = self._limits
         if limits is None:
             return None
@@ -97,3 +123,22 @@ def _denied(decision: Decision, denial: Denial) -> GatewayError:
     # OpenAI's code for an exhausted budget is "insufficient_quota"; SDKs stop retrying on it.
     code = "insufficient_quota" if denial.code == BUDGET_EXCEEDED else "rate_limit_exceeded"
     return GatewayError(429, denial.message(), type="rate_limit_error", code=code, headers=headers)
+
+
+class _Rule:
+    __slots__ = ("allow", "deny")
+
+    def __init__(self, allow: Matcher | None, deny: Matcher | None) -> None:
+        self.allow = allow
+        self.deny = deny
+
+    @classmethod
+    def of(cls, entitlement: Entitlement) -> _Rule:
+        allow = compile_allow_list(entitlement.allow) if entitlement.allow is not None else None
+        deny = compile_allow_list(entitlement.deny) if entitlement.deny else None
+        return cls(allow, deny)
+
+    def permits(self, resource: str) -> bool:
+        if self.deny is not None and self.deny(resource):
+            return False
+        return self.allow is None or self.allow(resource)

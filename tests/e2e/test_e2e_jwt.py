@@ -96,6 +96,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory, jwks: Jwks) -> Iterator[Gateway
                 {"name": "shared", "issuer": "shared-hs", "hs_secret": HS_SECRET, "tenant_claim": "org"},
             ]
         },
+        "entitlements": {"groups": {"interns": {"deny": ["offline/echo"]}}},
         "providers": [{"name": "offline", "type": "offline"}],
         "models": [
             {"name": "offline/echo", "provider": "offline"},
@@ -253,3 +254,9 @@ def test_api_keys_and_tokens_coexist(gw: GatewayProcess) -> None:
     # This gateway has no API keys: a key-shaped credential is simply unknown.
     resp = call(gw, "sk-not-a-token-0123456789")
     assert resp.status == 401
+
+
+def test_group_entitlements_from_token_claims(gw: GatewayProcess) -> None:
+    assert call(gw, corp_token(groups=["eng"])).status == 200
+    refused = call(gw, corp_token(groups=["eng", "interns"]))
+    assert refused.status == 403 and refused.json()["error"]["code"] == "model_not_allowed"

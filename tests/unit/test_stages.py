@@ -109,3 +109,38 @@ def test_tenant_header_selects_only_member_tenants() -> None:
     single = ctx_with({"authorization": "Bearer sk-ssssssssssssssss", "x-tenant-id": "acme"})
     with pytest.raises(GatewayError):
         asyncio.run(stage(single))
+
+
+def test_entitlements_deny_wins_and_allow_lists_intersect() -> None:
+    from brutor.config import EntitlementsConfig
+
+    ent = EntitlementsConfig.model_validate(
+        {
+            "tenants": {"acme": {"allow": ["openai/*", "local/*"], "deny": ["openai/o1*"]}},
+            "groups": {
+                "interns": {"allow": ["local/*"]},
+                "eng": {"allow": ["openai/*", "local/*"]},
+                "contractors": {"deny": ["local/secret"]},
+            },
+        }
+    )
+    keys = [
+        KeyConfig.model_validate(
+            {"id": "k", "key": "sk-kkkkkkkkkkkkkkkk", "tenant": "acme", "deny": ["openai/gpt-4o"]}
+        ),
+        key("other", "sk-oooooooooooooooo"),
+    ]
+    stage = Authorize(keys, entitlements=ent)
+
+    def may(groups: tuple[str, ...], resource: str, kid: str = "k", tenant: str = "acme") -> bool:
+        return stage.permits(Principal(kid, tenant, groups=groups), resource)
+
+    assert may((), "openai/gpt-4o-mini")
+    assert not may((), "openai/gpt-4o")  # the key's deny-list
+    assert not may((), "openai/o1-preview")  # the tenant's deny-list
+    assert not may((), "anthropic/claude")  # outside the tenant's allow-list
+    assert not may(("interns",), "openai/gpt-4o-mini")  # the only group allow-list excludes it
+    assert may(("interns", "eng"), "openai/gpt-4o-mini")  # one allowing group is enough
+    assert may(("eng",), "local/secret")
+    assert not may(("eng", "contractors"), "local/secret")  # any group's deny wins
+    assert may((), "anthropic/claude", kid="other", tenant="t-other")  # no rules for that tenant
