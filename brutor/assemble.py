@@ -84,7 +84,8 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     access_log = AccessLog(config.server.access_log)
     usage = UsageCounters()
     jwt = JwtAuthenticator(config.jwt) if config.jwt.issuers else None
-    identify = Identify(config.keys, jwt)
+    pepper = config.server.key_pepper
+    identify = Identify(config.keys, jwt, pepper.get_secret_value() if pepper is not None else None)
     limits = build_limits(config)
     authorize = Authorize(config.keys, config.jwt.issuers, limits, config.entitlements)
     pipeline = Pipeline(

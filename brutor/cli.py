@@ -24,6 +24,14 @@ def _parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="validate a config file and exit")
     check.add_argument("file")
+    keys = sub.add_parser("keys", help="API key tools")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    gen = keys_sub.add_parser("generate", help="make a new sk-brutor- key; print it once, and its hash")
+    gen.add_argument("--id", required=True, help="public key id (appears in logs)")
+    gen.add_argument("--tenant", required=True)
+    gen.add_argument(
+        "--pepper-env", default="BRUTOR_KEY_PEPPER", help="environment variable holding server.key_pepper"
+    )
     return parser
 
 
@@ -31,7 +39,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "config":
         return _config_check(args.file)
+    if args.command == "keys":
+        return _keys_generate(args.id, args.tenant, args.pepper_env)
     return _serve(args)
+
+
+def _keys_generate(key_id: str, tenant: str, pepper_env: str) -> int:
+    from brutor.identity.apikeys import generate_key, key_hash
+
+    pepper = os.environ.get(pepper_env)
+    if not pepper or len(pepper) < 16:
+        print(f"brutor: set {pepper_env} to the server's key_pepper (16+ characters)", file=sys.stderr)
+        return 1
+    key = generate_key()
+    # The secret goes to stdout once, for the key's owner; only the hash belongs in the config.
+    print(f"key (shown once): {key}")
+    print("config entry:")
+    print(f"  - {{id: {key_id}, tenant: {tenant}, key_hash: {key_hash(pepper, key)}}}")
+    return 0
 
 
 def _load_checked(path: str | None) -> GatewayConfig:

@@ -11,6 +11,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -63,6 +64,15 @@ class ServerConfig(_Model):
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     access_log: str = "stdout"
     admin_key: SecretStr | None = None
+    # The secret API keys are hashed with (keys[].key_hash); required when any key is stored as a hash.
+    key_pepper: SecretStr | None = None
+
+    @field_validator("key_pepper")
+    @classmethod
+    def _strong_pepper(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
 
 
 class Entitlement(_Model):
@@ -117,7 +127,12 @@ class Price(_Model):
 
 class KeyConfig(_Model):
     id: str = Field(min_length=1, max_length=128)
-    key: SecretStr
+    # The secret itself, or (better) only its keyed hash from `brutor keys generate`.
+    key: SecretStr | None = None
+    key_hash: str | None = Field(None, pattern=r"^blake2b:[0-9a-f]{64}$")
+    owner: str | None = None
+    expires_at: datetime | None = None
+    revoked: bool = False
     tenant: str = Field(min_length=1, max_length=128)
     # Further tenants the key may act for by sending X-Tenant-ID (the default stays ``tenant``).
     tenants: tuple[str, ...] = ()
@@ -128,10 +143,23 @@ class KeyConfig(_Model):
 
     @field_validator("key")
     @classmethod
-    def _long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 16:
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("API keys must be at least 16 characters")
         return value
+
+    @field_validator("expires_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a time zone, e.g. 2027-01-31T00:00:00Z")
+        return value
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> KeyConfig:
+        if (self.key is None) == (self.key_hash is None):
+            raise ValueError("set exactly one of key, key_hash")
+        return self
 
 
 class ProviderConfig(_Model):
@@ -263,7 +291,9 @@ class GatewayConfig(_Model):
             for i, k in enumerate(self.keys)
             if k.id.startswith("jwt:")
         ]
-        secrets = [k.key.get_secret_value() for k in self.keys]
+        if any(k.key_hash for k in self.keys) and self.server.key_pepper is None:
+            problems.append("server.key_pepper: required when keys are stored as key_hash")
+        secrets = [k.key.get_secret_value() for k in self.keys if k.key is not None]
         if len(set(secrets)) != len(secrets):
             problems.append("keys: two keys share the same secret")
         if self.limits.backend == "redis" and urlsplit(self.limits.redis_url).scheme not in (
@@ -281,7 +311,7 @@ class GatewayConfig(_Model):
         return self
 
     def uses_dev_key(self) -> bool:
-        return any(k.key.get_secret_value() == DEV_API_KEY for k in self.keys)
+        return any(k.key is not None and k.key.get_secret_value() == DEV_API_KEY for k in self.keys)
 
 
 def _duplicates(section: str, names: list[str]) -> list[str]:

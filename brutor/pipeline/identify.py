@@ -8,13 +8,15 @@ never compares secrets byte by byte and the table holds no plaintext.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import math
 import secrets
+import time
 from collections.abc import Iterable
 
 from brutor.config import KeyConfig
 from brutor.context import Principal, RequestContext
 from brutor.errors import forbidden, unauthorized
+from brutor.identity import apikeys
 from brutor.identity.jwt_auth import JwtAuthenticator, looks_like_jwt
 from brutor.pipeline.reply import Reply
 
@@ -38,19 +40,31 @@ def bearer_credential(headers: object) -> str | None:
 class Identify:
     name = "identify"
 
-    def __init__(self, keys: Iterable[KeyConfig], jwt: JwtAuthenticator | None = None) -> None:
+    def __init__(
+        self, keys: Iterable[KeyConfig], jwt: JwtAuthenticator | None = None, pepper: str | None = None
+    ) -> None:
         self._jwt = jwt
-        # A per-process random salt: digests are useless outside this process.
-        self._salt = secrets.token_bytes(16)
-        self._principals = {
-            self._digest(k.key.get_secret_value()): Principal(
+        # With a pepper, digests match stored key hashes; without one, a per-process random key makes
+        # the in-memory table useless outside this process.
+        self._mac = apikeys.mac_key(pepper) if pepper is not None else secrets.token_bytes(32)
+        self._principals: dict[bytes, Principal] = {}
+        # Only keys that expire are listed here; the check costs one dict lookup otherwise.
+        self._expiry: dict[bytes, float] = {}
+        for k in keys:
+            if k.revoked:
+                continue
+            digest = self._stored_digest(k)
+            self._principals[digest] = Principal(
                 key_id=k.id, tenant=k.tenant, tenants=(k.tenant, *(t for t in k.tenants if t != k.tenant))
             )
-            for k in keys
-        }
+            if k.expires_at is not None:
+                self._expiry[digest] = k.expires_at.timestamp()
 
-    def _digest(self, credential: str) -> bytes:
-        return hashlib.blake2b(credential.encode(), key=self._salt, digest_size=32).digest()
+    def _stored_digest(self, k: KeyConfig) -> bytes:
+        if k.key is not None:
+            return apikeys.digest(self._mac, k.key.get_secret_value())
+        assert k.key_hash is not None  # config validation: exactly one of key, key_hash
+        return bytes.fromhex(k.key_hash.removeprefix(apikeys.HASH_PREFIX))
 
     async def __call__(self, ctx: RequestContext) -> Reply | None:
         credential = bearer_credential(ctx.headers)
@@ -62,7 +76,10 @@ class Identify:
         if self._jwt is not None and looks_like_jwt(credential):
             principal = await self._jwt.authenticate(credential)
         elif len(credential) <= _MAX_CREDENTIAL:
-            principal = self._principals.get(self._digest(credential))
+            digest = apikeys.digest(self._mac, credential)
+            principal = self._principals.get(digest)
+            if principal is not None and self._expiry and time.time() >= self._expiry.get(digest, math.inf):
+                raise unauthorized("This API key has expired.")
         if principal is None:
             # Never echo the credential back: it may be a real secret sent to the wrong place.
             raise unauthorized("Invalid API key.")

@@ -15,6 +15,8 @@ from e2e_support import (
     DEV_KEY,
     GatewayProcess,
     auth,
+    brutor_cmd,
+    clean_env,
     http_request,
     json_lines,
     make_async_client,
@@ -385,3 +387,44 @@ def test_sigterm_stops_gateway_promptly(tmp_path: Path) -> None:
         gw.stop()
     with pytest.raises(OSError):
         http_request(gw.port, "GET", "/healthz", timeout=1)
+
+
+def test_keys_generate_round_trip(tmp_path: Path) -> None:
+    """`brutor keys generate` prints a key once and a hash-only config entry that a gateway accepts."""
+    pepper = "pepper-for-e2e-0123456789"
+    env = clean_env({"BRUTOR_KEY_PEPPER": pepper})
+    out = subprocess.run(
+        [*brutor_cmd(), "keys", "generate", "--id", "gen", "--tenant", "acme"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    key = out.split("key (shown once): ")[1].split()[0]
+    entry = out.split("config entry:\n")[1].strip()
+    assert key.startswith("sk-brutor-") and key not in entry and "key_hash: blake2b:" in entry
+    config = (
+        "server: {key_pepper: '${BRUTOR_KEY_PEPPER}', access_log: 'off'}\n"
+        f"keys:\n{entry}\n"
+        "providers: [{name: offline, type: offline}]\n"
+        "models: [{name: offline/echo, provider: offline}]\n"
+    )
+    gw = GatewayProcess(tmp_path, config, env={"BRUTOR_KEY_PEPPER": pepper}).start()
+    try:
+        body = {"model": "offline/echo", "messages": [{"role": "user", "content": "hi"}]}
+        assert (
+            gw.request("POST", "/v1/chat/completions", body, {"Authorization": f"Bearer {key}"}).status == 200
+        )
+        wrong = gw.request("POST", "/v1/chat/completions", body, {"Authorization": f"Bearer {key}x"})
+        assert wrong.status == 401
+    finally:
+        gw.stop()
+    missing = subprocess.run(
+        [*brutor_cmd(), "keys", "generate", "--id", "g", "--tenant", "t"],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert missing.returncode == 1 and "BRUTOR_KEY_PEPPER" in missing.stderr

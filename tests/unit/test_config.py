@@ -179,3 +179,21 @@ jwt:
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, bad), {})
     assert "'jwt:' is reserved" in info.value.problems[0]
+
+
+def test_key_secret_sources(tmp_path: Path) -> None:
+    h = "blake2b:" + "ab" * 32
+    both = f"keys: [{{id: k, tenant: t, key: sk-0123456789abcdef, key_hash: '{h}'}}]"
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, both), {})
+    assert "set exactly one of key, key_hash" in info.value.problems[0]
+    no_pepper = f"keys: [{{id: k, tenant: t, key_hash: '{h}'}}]"
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, no_pepper), {})
+    assert "server.key_pepper: required" in info.value.problems[0]
+    naive = "keys: [{id: k, tenant: t, key: sk-0123456789abcdef, expires_at: '2027-01-01T00:00:00'}]"
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, naive), {})
+    assert "keys.0.expires_at: needs a time zone" in info.value.problems[0]
+    ok = f"server: {{key_pepper: pepper-0123456789abcdef}}\nkeys: [{{id: k, tenant: t, key_hash: '{h}'}}]"
+    assert load_config(write(tmp_path, ok), {}).keys[0].key is None

@@ -144,3 +144,33 @@ def test_entitlements_deny_wins_and_allow_lists_intersect() -> None:
     assert may(("eng",), "local/secret")
     assert not may(("eng", "contractors"), "local/secret")  # any group's deny wins
     assert may((), "anthropic/claude", kid="other", tenant="t-other")  # no rules for that tenant
+
+
+def test_hashed_expired_and_revoked_keys() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from brutor.identity import apikeys
+
+    pepper = "pepper-0123456789abcdef"
+    live, old, gone = apikeys.generate_key(), apikeys.generate_key(), apikeys.generate_key()
+    assert live.startswith("sk-brutor-") and len({live, old, gone}) == 3
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    cfgs = [
+        KeyConfig.model_validate({"id": "live", "tenant": "t", "key_hash": apikeys.key_hash(pepper, live)}),
+        KeyConfig.model_validate(
+            {"id": "old", "tenant": "t", "key_hash": apikeys.key_hash(pepper, old), "expires_at": past}
+        ),
+        KeyConfig.model_validate({"id": "gone", "tenant": "t", "key": gone, "revoked": True}),
+    ]
+    stage = Identify(cfgs, pepper=pepper)
+    ctx = ctx_with({"authorization": f"Bearer {live}"})
+    asyncio.run(stage(ctx))
+    assert ctx.principal is not None and ctx.principal.key_id == "live"
+    for secret, message in ((old, "expired"), (gone, "Invalid API key")):
+        with pytest.raises(GatewayError) as info:
+            asyncio.run(stage(ctx_with({"authorization": f"Bearer {secret}"})))
+        assert info.value.status == 401 and message in info.value.message
+    # The same key hashed with another pepper matches nothing.
+    other = Identify(cfgs[:1], pepper="another-pepper-0123456789")
+    with pytest.raises(GatewayError):
+        asyncio.run(other(ctx_with({"authorization": f"Bearer {live}"})))
