@@ -91,13 +91,15 @@ class EntitlementsConfig(_Model):
 class LimitValues(_Model):
     """Limits for one subject; unset means unlimited. Costs are USD (kept exact as micro-USD)."""
 
-    rpm: int | None = Field(None, ge=1)
-    tpm: int | None = Field(None, ge=1)
-    concurrency: int | None = Field(None, ge=1)
-    tokens_per_day: int | None = Field(None, ge=1)
-    tokens_per_month: int | None = Field(None, ge=1)
-    cost_per_day_usd: float | None = Field(None, gt=0)
-    cost_per_month_usd: float | None = Field(None, gt=0)
+    # Bounds are the limiter's own (exact integer arithmetic in Python and Lua): out-of-range values are
+    # refused here, at start-up, rather than on a request.
+    rpm: int | None = Field(None, ge=1, le=10**11)
+    tpm: int | None = Field(None, ge=1, le=10**11)
+    concurrency: int | None = Field(None, ge=1, le=10**15)
+    tokens_per_day: int | None = Field(None, ge=1, le=10**15)
+    tokens_per_month: int | None = Field(None, ge=1, le=10**15)
+    cost_per_day_usd: float | None = Field(None, gt=0, le=10**9)
+    cost_per_month_usd: float | None = Field(None, gt=0, le=10**9)
 
 
 class LimitsConfig(_Model):

@@ -197,3 +197,20 @@ def test_key_secret_sources(tmp_path: Path) -> None:
     assert "keys.0.expires_at: needs a time zone" in info.value.problems[0]
     ok = f"server: {{key_pepper: pepper-0123456789abcdef}}\nkeys: [{{id: k, tenant: t, key_hash: '{h}'}}]"
     assert load_config(write(tmp_path, ok), {}).keys[0].key is None
+
+
+def test_limits_out_of_the_limiters_range_stop_start_up(tmp_path: Path) -> None:
+    from brutor.context import Principal
+    from brutor.limits.policy import LimitPolicy
+
+    too_big = "limits: {tenants: {'*': {tpm: 1000000000000}}}"
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, too_big), {})
+    assert info.value.problems[0].startswith("limits.tenants.*.tpm:")
+    # Every value the config accepts compiles into limiter specs (no failure at request time).
+    edge = (
+        "limits: {tenants: {'*': {rpm: 100000000000, tpm: 100000000000, concurrency: 1000000000000000,"
+        " tokens_per_day: 1000000000000000, cost_per_month_usd: 1000000000}}}"
+    )
+    policy = LimitPolicy(load_config(write(tmp_path, edge), {}))
+    assert len(policy.limits_for(Principal("k", "t"), "m").entries) == 5
