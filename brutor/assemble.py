@@ -36,6 +36,7 @@ class Gateway:
     access_log: AccessLog
     usage: UsageCounters
     jwt: JwtAuthenticator | None
+    limits: Limits | None
 
     async def aclose(self) -> None:
         if self.jwt is not None:
@@ -93,6 +94,8 @@ def build_gateway(config: GatewayConfig) -> Gateway:
         authorize=authorize,
         cache=DisabledCache(),
         targets={Target.LLM: (ModelRouter(deployments), LlmCaller())},
-        egress=ReturnPath(access_log, usage, limits),
+        egress=ReturnPath(access_log, usage),
     )
-    return Gateway(config, pipeline, identify, authorize, deployments, providers, access_log, usage, jwt)
+    return Gateway(
+        config, pipeline, identify, authorize, deployments, providers, access_log, usage, jwt, limits
+    )

@@ -99,7 +99,7 @@ class RequestContext:
         self.usage = Usage()
         self.ttft_ms: float | None = None
         self.stage_ms: dict[str, float] = {}
-        # Held rate-limit reservation (settled by the return path) and headers for the reply.
+        # Held rate-limit reservation as (Limits, Reservation), settled by the return path; reply headers.
         self.reservation: Any = None
         self.response_headers: tuple[tuple[str, str], ...] = ()
 

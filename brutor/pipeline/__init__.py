@@ -38,6 +38,11 @@ class Pipeline:
         self._targets = dict(targets)
         self.egress = egress
 
+    def swap_access(self, identify: Stage, authorize: Stage) -> None:
+        """Install new identify/authorize stages (config reload); requests in flight keep the old ones."""
+        self._identify = identify
+        self._authorize = authorize
+
     async def run(self, ctx: RequestContext, decode: Decode) -> Reply | StreamReply:
         clock = time.perf_counter
         t0 = clock()

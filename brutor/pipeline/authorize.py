@@ -108,7 +108,8 @@ class Authorize:
         )
         if decision.denial is not None:
             raise _denied(decision, decision.denial)
-        ctx.reservation = decision.reservation
+        # Settled by the limiter that made it, even if a config reload swaps the limits meanwhile.
+        ctx.reservation = (limits, decision.reservation)
         ctx.response_headers = rate_limit_headers(decision)
         return None
 

@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 from brutor.context import RequestContext
-from brutor.limits.policy import Limits
 from brutor.observability.accesslog import AccessLog
 from brutor.observability.usage import UsageCounters
 
@@ -19,10 +18,9 @@ from brutor.observability.usage import UsageCounters
 class ReturnPath:
     name = "egress"
 
-    def __init__(self, access_log: AccessLog, usage: UsageCounters, limits: Limits | None = None) -> None:
+    def __init__(self, access_log: AccessLog, usage: UsageCounters) -> None:
         self._log = access_log
         self._usage = usage
-        self._limits = limits
         # Settlements with a remote limiter in flight (kept referenced until done).
         self._pending: set[asyncio.Task[Any]] = set()
 
@@ -62,9 +60,8 @@ class ReturnPath:
     def _settle(self, ctx: RequestContext) -> None:
         """Give back what the reservation over-estimated (or charge the overage); on every path, also
         a rejection after authorize or a client that went away mid-stream."""
-        reservation, ctx.reservation = ctx.reservation, None
-        limits = self._limits
-        if limits is None or ctx.call is None:
+        (limits, reservation), ctx.reservation = ctx.reservation, None
+        if ctx.call is None:
             return
         usage = ctx.usage
         tokens = usage.prompt_tokens + usage.completion_tokens

@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from brutor.api.openai_api import decode_chat, decode_embeddings, model_entry
 from brutor.assemble import Gateway, build_gateway
@@ -23,6 +23,9 @@ from brutor.pipeline.reply import Reply, StreamReply, error_reply, json_reply
 from brutor.server.ids import RequestIds
 from brutor.server.io import DisconnectGuard, read_body, send_reply, send_stream
 
+if TYPE_CHECKING:
+    from brutor.reload import ConfigWatcher
+
 log = logging.getLogger("brutor.server")
 
 Handler = Callable[[Any, Any], Awaitable[None]]
@@ -32,8 +35,10 @@ _ARM_DISCONNECT_AFTER = 0.05
 
 
 class BrutorApp:
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, config_path: str | None = None) -> None:
         self._config = config
+        self._config_path = config_path
+        self._watcher: ConfigWatcher | None = None
         self._gateway: Gateway | None = None
         self._ids = RequestIds()
         self._limit = config.server.max_body_bytes
@@ -52,8 +57,15 @@ class BrutorApp:
         self._gateway = build_gateway(self._config)
         if self._gateway.jwt is not None:
             self._gateway.jwt.start(loop)
+        if self._config_path:
+            from brutor.reload import ConfigWatcher
+
+            self._watcher = ConfigWatcher(self._config_path, self._gateway)
+            self._watcher.start(loop)
 
     def __rsgi_del__(self, loop: Any) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
         gateway, self._gateway = self._gateway, None
         if gateway is not None:
             loop.run_until_complete(gateway.aclose())
@@ -236,4 +248,4 @@ def create_app() -> BrutorApp:
     """granian factory: each worker process builds its own app from the same validated config."""
     path = os.environ.get(CONFIG_ENV)
     config = load_config(path) if path else default_config()
-    return BrutorApp(config)
+    return BrutorApp(config, path or None)

@@ -1,0 +1,108 @@
+"""Config reload without a restart: each worker watches the config file and applies access changes.
+
+Applied live (within ``interval`` seconds on every worker and replica reading the file): keys (new,
+revoked, expired, allow/deny lists, tenants), JWT issuers, entitlements and limit values. Needs a
+restart (logged, not applied): server settings, providers, models, and the limiter's backend settings.
+An invalid new file changes nothing and is logged with the problems named.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+from brutor.assemble import Gateway, build_limits
+from brutor.config import ConfigError, GatewayConfig, LimitsConfig, load_config
+from brutor.identity.jwt_auth import JwtAuthenticator
+from brutor.identity.keysource import KeySourceError
+from brutor.limits.policy import LimitPolicy, Limits
+from brutor.pipeline.authorize import Authorize
+from brutor.pipeline.identify import Identify
+
+log = logging.getLogger("brutor.reload")
+
+
+def _backend(cfg: LimitsConfig) -> tuple[object, ...]:
+    return (cfg.backend, cfg.redis_url, cfg.timeout_ms, cfg.on_redis_error, cfg.local_share)
+
+
+class ConfigWatcher:
+    def __init__(self, path: str, gateway: Gateway, interval: float = 1.0) -> None:
+        self._path = Path(path)
+        self._gateway = gateway
+        self._interval = interval
+        self._seen = self._stamp()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._task = loop.create_task(self._watch())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self._path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._interval)
+            stamp = self._stamp()
+            if stamp is None or stamp == self._seen:
+                continue
+            self._seen = stamp
+            try:
+                # Off the event loop: a JWKS URL may be fetched while the new issuers are built.
+                new = await loop.run_in_executor(None, load_config, self._path)
+                jwt = await loop.run_in_executor(None, self._jwt_for, new)
+            except (ConfigError, KeySourceError) as exc:
+                log.warning("config reload skipped, keeping the running config: %s", exc)
+                continue
+            await apply(self._gateway, new, jwt, loop)
+
+    def _jwt_for(self, new: GatewayConfig) -> JwtAuthenticator | None:
+        if new.jwt == self._gateway.config.jwt:
+            return self._gateway.jwt
+        return JwtAuthenticator(new.jwt) if new.jwt.issuers else None
+
+
+async def apply(
+    gateway: Gateway, new: GatewayConfig, jwt: JwtAuthenticator | None, loop: asyncio.AbstractEventLoop
+) -> None:
+    old = gateway.config
+    restart = [name for name in ("server", "providers", "models") if getattr(old, name) != getattr(new, name)]
+    limits: Limits | None = gateway.limits
+    policy = LimitPolicy(new)
+    if not policy.enabled:
+        limits = None
+    elif limits is not None and _backend(old.limits) == _backend(new.limits):
+        # Same limiter (its counters and held reservations stay valid); new values.
+        limits = Limits(limits.limiter, policy, new.limits.default_max_tokens, new.limits.lease_seconds)
+    elif limits is not None:
+        restart.append("limits backend")
+    else:
+        limits = build_limits(new)
+    pepper = new.server.key_pepper if "server" not in restart else old.server.key_pepper
+    identify = Identify(new.keys, jwt, pepper.get_secret_value() if pepper is not None else None)
+    authorize = Authorize(new.keys, new.jwt.issuers, limits, new.entitlements)
+    gateway.pipeline.swap_access(identify, authorize)
+    if jwt is not gateway.jwt:
+        if jwt is not None:
+            jwt.start(loop)
+        if gateway.jwt is not None:
+            await gateway.jwt.aclose()
+    gateway.identify, gateway.authorize, gateway.jwt, gateway.limits = identify, authorize, jwt, limits
+    # Later comparisons are against what is running: sections that need a restart keep their old value.
+    kept = ["server", "providers", "models"] + (["limits"] if "limits backend" in restart else [])
+    gateway.config = new.model_copy(update={name: getattr(old, name) for name in kept})
+    log.warning(
+        "config reloaded: keys, issuers, entitlements and limits applied%s",
+        f"; restart needed for: {', '.join(restart)}" if restart else "",
+    )
