@@ -1,4 +1,4 @@
-"""Regenerates vectors.json, the fixed keys and tokens of the Rust unit tests (src/jwt/tests.rs).
+"""Regenerates vectors.json, the fixed keys and tokens of the Rust unit tests (src/jwt/tests/).
 
 python native/src/jwt/testdata/generate.py   (needs pyjwt[crypto]; keys are random, so the
                                              output changes: commit it with the tests)
