@@ -10,6 +10,7 @@ import ipaddress
 import os
 import re
 import tomllib
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -317,9 +318,8 @@ class GatewayConfig(_Model):
 
 
 def _duplicates(section: str, names: list[str]) -> list[str]:
-    seen: set[str] = set()
-    dups = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
-    return [f"{section}: duplicate name '{n}'" for n in dups]
+    counts = Counter(names)
+    return [f"{section}: duplicate name '{n}'" for n in sorted(n for n, c in counts.items() if c > 1)]
 
 
 def default_config(env: Mapping[str, str] | None = None) -> GatewayConfig:

@@ -7,12 +7,10 @@ database row is useless without the pepper, and verifying a key costs one keyed 
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 
 KEY_PREFIX = "sk-brutor-"
 HASH_PREFIX = "blake2b:"
-HASH_PATTERN = re.compile(r"blake2b:[0-9a-f]{64}")
 
 
 def generate_key() -> str:

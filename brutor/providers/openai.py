@@ -65,10 +65,11 @@ class OpenAIProvider:
     async def aclose(self) -> None:
         await self._client.close()
 
-    def _request_body(self, deployment: Deployment, payload: dict[str, Any]) -> bytes:
+    def _request_body(self, deployment: Deployment, payload: dict[str, Any], **overrides: Any) -> bytes:
+        """The client's body with ``model`` rewritten (and any overrides): at most one copy."""
         if payload.get("model") != deployment.upstream_model:
-            payload = {**payload, "model": deployment.upstream_model}
-        return orjson.dumps(payload)
+            overrides["model"] = deployment.upstream_model
+        return orjson.dumps({**payload, **overrides} if overrides else payload)
 
     async def chat(
         self, ctx: RequestContext, deployment: Deployment, payload: dict[str, Any]
@@ -115,13 +116,11 @@ class OpenAIProvider:
     ) -> Reply | StreamReply:
         options = payload.get("stream_options")
         client_wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+        overrides: dict[str, Any] = {}
         if not client_wants_usage:
             # Ask for usage anyway so every stream is accounted; the relay drops that chunk for the client.
-            merged = (
-                {**options, "include_usage": True} if isinstance(options, dict) else {"include_usage": True}
-            )
-            payload = {**payload, "stream_options": merged}
-        body = self._request_body(deployment, payload)
+            overrides["stream_options"] = {**(options or {}), "include_usage": True}
+        body = self._request_body(deployment, payload, **overrides)
         request = (
             self._client.post(self._chat_url)
             .header("x-request-id", ctx.request_id)

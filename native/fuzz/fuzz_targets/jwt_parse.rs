@@ -13,7 +13,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use _native::jwt::{Algorithm, Family, Issuer, KeySet, Policy, Verifier};
+use _native::jwt::{encode_url, Algorithm, Family, Issuer, KeySet, Policy, Verifier};
 use libfuzzer_sys::fuzz_target;
 use ring::signature::{Ed25519KeyPair, KeyPair};
 
@@ -47,8 +47,8 @@ fn fixture() -> &'static Fixture {
         let ed = Ed25519KeyPair::from_seed_unchecked(&ED_SEED).unwrap();
         let jwks = format!(
             r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"ed","x":"{}"}},{{"kty":"oct","kid":"hs","k":"{}"}}]}}"#,
-            b64(ed.public_key().as_ref()),
-            b64(SECRET)
+            encode_url(ed.public_key().as_ref()),
+            encode_url(SECRET)
         );
         let keys = KeySet::from_jwks(jwks.as_bytes())
             .unwrap()
@@ -67,20 +67,6 @@ fn fixture() -> &'static Fixture {
         ];
         Fixture { verifier: Verifier::new(issuers, 64).unwrap(), ed }
     })
-}
-
-fn b64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..=c.len() {
-            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 fuzz_target!(|input: &[u8]| {
@@ -103,7 +89,7 @@ fuzz_target!(|input: &[u8]| {
                 parts.next().unwrap_or(b""),
                 parts.next().unwrap_or(b""),
             );
-            let input = format!("{}.{}", b64(h), b64(p));
+            let input = format!("{}.{}", encode_url(h), encode_url(p));
             let sig = match m {
                 3 => ring::hmac::sign(
                     &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET),
@@ -114,7 +100,7 @@ fuzz_target!(|input: &[u8]| {
                 4 => f.ed.sign(input.as_bytes()).as_ref().to_vec(),
                 _ => s.to_vec(),
             };
-            format!("{input}.{}", b64(&sig)).into_bytes()
+            format!("{input}.{}", encode_url(&sig)).into_bytes()
         }
     };
     let first = f.verifier.verify(&token, NOW);

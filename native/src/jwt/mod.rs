@@ -20,6 +20,7 @@ mod verifier;
 mod tests;
 
 pub use alg::{AlgSet, Algorithm, Family};
+pub use b64::encode_url;
 pub use error::JwtError;
 pub use issuer::{parse_algorithms, Issuer, Policy};
 pub use jwks::parse_jwks;
