@@ -5,7 +5,9 @@ Dependencies are created here and passed in; no module keeps mutable state of it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from brutor.config import GatewayConfig, ProviderConfig
 from brutor.context import Target
@@ -24,6 +26,10 @@ from brutor.pipeline.route import ModelRouter
 from brutor.providers.base import Deployment, Provider
 from brutor.providers.offline import OfflineProvider
 
+if TYPE_CHECKING:
+    from brutor.store.postgres import PgConfigStore
+    from brutor.store.snapshot import Snapshot
+
 
 @dataclass(slots=True)
 class Gateway:
@@ -37,10 +43,18 @@ class Gateway:
     usage: UsageCounters
     jwt: JwtAuthenticator | None
     limits: Limits | None
+    # The config file as loaded (``config`` is it overlaid with the store's snapshot, when there is one).
+    base: GatewayConfig | None = None
+    snapshot: Snapshot | None = None
+    store: PgConfigStore | None = None
+    # Serializes reloads from the two sources (file watcher, store watcher).
+    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def aclose(self) -> None:
         if self.jwt is not None:
             await self.jwt.aclose()
+        if self.store is not None:
+            await self.store.aclose()
         for provider in self.providers.values():
             await provider.aclose()
         self.access_log.close()
@@ -76,19 +90,23 @@ def build_limits(config: GatewayConfig) -> Limits | None:
     return Limits(limiter, policy, cfg.default_max_tokens, cfg.lease_seconds)
 
 
-def build_gateway(config: GatewayConfig) -> Gateway:
-    providers = {p.name: build_provider(p) for p in config.providers}
-    deployments = {
+def build_deployments(config: GatewayConfig, providers: dict[str, Provider]) -> dict[str, Deployment]:
+    return {
         m.name: Deployment(m.name, m.type, m.upstream_model or m.name, providers[m.provider])
         for m in config.models
     }
+
+
+def build_gateway(config: GatewayConfig) -> Gateway:
+    providers = {p.name: build_provider(p) for p in config.providers}
+    deployments = build_deployments(config, providers)
     access_log = AccessLog(config.server.access_log)
     usage = UsageCounters()
     jwt = JwtAuthenticator(config.jwt) if config.jwt.issuers else None
     pepper = config.server.key_pepper
     identify = Identify(config.keys, jwt, pepper.get_secret_value() if pepper is not None else None)
     limits = build_limits(config)
-    authorize = Authorize(config.keys, config.jwt.issuers, limits, config.entitlements)
+    authorize = Authorize(config.keys, config.jwt.issuers, limits, config.entitlements, config.tenants)
     pipeline = Pipeline(
         identify=identify,
         authorize=authorize,
@@ -97,5 +115,15 @@ def build_gateway(config: GatewayConfig) -> Gateway:
         egress=ReturnPath(access_log, usage),
     )
     return Gateway(
-        config, pipeline, identify, authorize, deployments, providers, access_log, usage, jwt, limits
+        config,
+        pipeline,
+        identify,
+        authorize,
+        deployments,
+        providers,
+        access_log,
+        usage,
+        jwt,
+        limits,
+        base=config,
     )

@@ -1,4 +1,4 @@
-"""``brutor`` command line: ``serve``, ``config check``."""
+"""``brutor`` command line: ``serve``, ``config check``, ``db migrate``, ``keys …``, ``tenants …``."""
 
 from __future__ import annotations
 
@@ -32,6 +32,13 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--pepper-env", default="BRUTOR_KEY_PEPPER", help="environment variable holding server.key_pepper"
     )
+    from brutor import cli_admin
+
+    cli_admin.add_commands(keys_sub, sub)
+    db = sub.add_parser("db", help="config store tools")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    mig = db_sub.add_parser("migrate", help="apply the config store's migrations and exit")
+    mig.add_argument("--config", help="config file with store.backend: postgres (env BRUTOR_CONFIG)")
     return parser
 
 
@@ -39,9 +46,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "config":
         return _config_check(args.file)
-    if args.command == "keys":
+    if args.command == "keys" and args.keys_command == "generate":
         return _keys_generate(args.id, args.tenant, args.pepper_env)
+    if args.command in ("keys", "tenants"):
+        from brutor import cli_admin
+
+        return cli_admin.run(args)
+    if args.command == "db":
+        return _migrate(args.config or os.environ.get("BRUTOR_CONFIG"))
     return _serve(args)
+
+
+def _migrate(path: str | None) -> int:
+    try:
+        cfg = load_config(path) if path else default_config()
+        applied = _prepare_store(cfg)
+    except ConfigError as exc:
+        print(f"brutor: {path}: {exc}", file=sys.stderr)
+        return 1
+    if applied is None:
+        print("brutor: store.backend is 'file': nothing to migrate", file=sys.stderr)
+        return 1
+    print(f"schema {cfg.store.schema_name}: " + (f"applied {applied}" if applied else "up to date"))
+    return 0
+
+
+def _prepare_store(cfg: GatewayConfig) -> list[int] | None:
+    """Apply the store's migrations and read it once, so a bad store stops start-up with one clear line."""
+    if cfg.store.backend != "postgres":
+        return None
+    import asyncio
+
+    from brutor.store.errors import StoreError
+    from brutor.store.postgres import PgConfigStore
+
+    assert cfg.store.postgres_url is not None  # config validation
+    store = PgConfigStore(cfg.store.postgres_url.get_secret_value(), cfg.store.schema_name)
+
+    async def prepare() -> list[int]:
+        try:
+            applied = await store.migrate()
+            await store.snapshot()
+            return applied
+        finally:
+            await store.aclose()
+
+    try:
+        return asyncio.run(prepare())
+    except StoreError as exc:
+        raise ConfigError([f"store: {exc}"]) from None
 
 
 def _keys_generate(key_id: str, tenant: str, pepper_env: str) -> int:
@@ -90,6 +143,7 @@ def _serve(args: argparse.Namespace) -> int:
     path = args.config or os.environ.get("BRUTOR_CONFIG")
     try:
         cfg = _load_checked(path)
+        _prepare_store(cfg)
     except ConfigError as exc:
         print(f"brutor: {path}: {exc}", file=sys.stderr)
         return 1
@@ -124,6 +178,10 @@ def _banner(cfg: GatewayConfig, path: str | None, host: str, port: int, workers:
             lines.append(
                 f"  development API key: {DEV_API_KEY} (loopback only; set BRUTOR_API_KEY to change)"
             )
-    if not cfg.keys:
+    if cfg.store.backend == "postgres":
+        lines.append(
+            f"  config store: postgres, schema {cfg.store.schema_name} (keys and tenants via /admin)"
+        )
+    elif not cfg.keys:
         lines.append("  warning: no API keys configured; every governed request will be refused (401)")
     print("\n".join(lines), file=sys.stderr, flush=True)

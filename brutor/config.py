@@ -65,6 +65,8 @@ class ServerConfig(_Model):
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     access_log: str = "stdout"
     admin_key: SecretStr | None = None
+    # JWT principals in any of these groups (the issuer's groups_claim) may use the admin API.
+    admin_groups: tuple[str, ...] = ()
     # The secret API keys are hashed with (keys[].key_hash); required when any key is stored as a hash.
     key_pepper: SecretStr | None = None
 
@@ -119,6 +121,42 @@ class LimitsConfig(_Model):
     tenants: dict[str, LimitValues] = Field(default_factory=dict)
     models: dict[str, LimitValues] = Field(default_factory=dict)
     users: dict[str, LimitValues] = Field(default_factory=dict)
+
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$"
+
+
+class TenantConfig(_Model):
+    """A tenant. Keys and tokens may name tenants that are not listed; a listed tenant can be disabled."""
+
+    id: str = Field(min_length=1, max_length=128, pattern=_NAME)
+    name: str | None = Field(None, max_length=256)
+    # Every request for a disabled tenant is refused (403), whatever credential it carries.
+    disabled: bool = False
+
+
+class StoreConfig(_Model):
+    """Where tenants, keys, entitlements, limits and models live besides this file.
+
+    ``file``: this file only (embedded default). ``postgres``: also PostgreSQL tables, managed through the
+    admin API and watched by every worker (LISTEN/NOTIFY, plus a poll as a safety net); a name the
+    database defines overrides the same name in this file."""
+
+    backend: Literal["file", "postgres"] = "file"
+    postgres_url: SecretStr | None = None
+    # Schema holding Brutor's tables (created by the migrations at start-up).
+    schema_name: str = Field("brutor", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
+    # Safety net for a missed notification (listener reconnecting): the version is polled this often.
+    poll_seconds: float = Field(1.0, ge=0.1, le=60)
+
+    @model_validator(mode="after")
+    def _url_required(self) -> StoreConfig:
+        if self.backend == "postgres":
+            if self.postgres_url is None:
+                raise ValueError("postgres_url: required for the postgres store")
+            if urlsplit(self.postgres_url.get_secret_value()).scheme not in ("postgres", "postgresql"):
+                raise ValueError("postgres_url: must be a postgres:// or postgresql:// URL")
+        return self
 
 
 class Price(_Model):
@@ -275,6 +313,8 @@ class ModelConfig(_Model):
 
 class GatewayConfig(_Model):
     server: ServerConfig = ServerConfig()
+    store: StoreConfig = StoreConfig()
+    tenants: tuple[TenantConfig, ...] = ()
     keys: tuple[KeyConfig, ...] = ()
     jwt: JwtConfig = JwtConfig()
     entitlements: EntitlementsConfig = EntitlementsConfig()
@@ -287,6 +327,7 @@ class GatewayConfig(_Model):
         problems = _duplicates("providers", [p.name for p in self.providers])
         problems += _duplicates("models", [m.name for m in self.models])
         problems += _duplicates("keys", [k.id for k in self.keys])
+        problems += _duplicates("tenants", [t.id for t in self.tenants])
         problems += _duplicates("jwt.issuers", [i.name for i in self.jwt.issuers])
         problems += _duplicates("jwt.issuers (issuer)", [i.issuer for i in self.jwt.issuers])
         problems += [
@@ -296,6 +337,8 @@ class GatewayConfig(_Model):
         ]
         if any(k.key_hash for k in self.keys) and self.server.key_pepper is None:
             problems.append("server.key_pepper: required when keys are stored as key_hash")
+        if self.store.backend == "postgres" and self.server.key_pepper is None:
+            problems.append("server.key_pepper: required with the postgres store (keys are stored hashed)")
         secrets = [k.key.get_secret_value() for k in self.keys if k.key is not None]
         if len(set(secrets)) != len(secrets):
             problems.append("keys: two keys share the same secret")

@@ -1,9 +1,10 @@
-"""Config reload without a restart: each worker watches the config file and applies access changes.
+"""Config reload without a restart, from either source: the config file or the config store.
 
-Applied live (within ``interval`` seconds on every worker and replica reading the file): keys (new,
-revoked, expired, allow/deny lists, tenants), JWT issuers, entitlements and limit values. Needs a
-restart (logged, not applied): server settings, providers, models, and the limiter's backend settings.
-An invalid new file changes nothing and is logged with the problems named.
+Each worker watches the file (``ConfigWatcher``) and, with the postgres store, the database
+(``brutor.store.watcher``). Either way the new effective config is ``overlay(file, snapshot)``, applied by
+``refresh``. Applied live: tenants, keys (new, revoked, expired, allow/deny lists), JWT issuers,
+entitlements, limit values and models. Needs a restart (logged, not applied): server, store and provider
+settings, and the limiter's backend settings. An invalid new file changes nothing and is logged.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ import logging
 import os
 from pathlib import Path
 
-from brutor.assemble import Gateway, build_limits
+from brutor.assemble import Gateway, build_deployments, build_limits
 from brutor.config import ConfigError, GatewayConfig, LimitsConfig, load_config
+from brutor.context import Target
 from brutor.identity.jwt_auth import JwtAuthenticator
 from brutor.identity.keysource import KeySourceError
 from brutor.limits.policy import LimitPolicy, Limits
 from brutor.pipeline.authorize import Authorize
+from brutor.pipeline.call import LlmCaller
 from brutor.pipeline.identify import Identify
+from brutor.pipeline.route import ModelRouter
+from brutor.store.snapshot import Snapshot, overlay
 
 log = logging.getLogger("brutor.reload")
 
@@ -65,7 +70,7 @@ class ConfigWatcher:
             except (ConfigError, KeySourceError) as exc:
                 log.warning("config reload skipped, keeping the running config: %s", exc)
                 continue
-            await apply(self._gateway, new, jwt, loop)
+            await refresh(self._gateway, loop, base=new, jwt=jwt)
 
     def _jwt_for(self, new: GatewayConfig) -> JwtAuthenticator | None:
         if new.jwt == self._gateway.config.jwt:
@@ -73,11 +78,49 @@ class ConfigWatcher:
         return JwtAuthenticator(new.jwt) if new.jwt.issuers else None
 
 
+_UNSET = object()
+
+
+async def refresh(
+    gateway: Gateway,
+    loop: asyncio.AbstractEventLoop,
+    *,
+    base: GatewayConfig | None = None,
+    snapshot: Snapshot | None = None,
+    jwt: JwtAuthenticator | object | None = _UNSET,
+) -> None:
+    """Apply a new config file (``base``, with its ``jwt``) or a new store ``snapshot``, one at a time."""
+    async with gateway.reload_lock:
+        current = gateway.snapshot
+        if (
+            base is None
+            and snapshot is not None
+            and current is not None
+            and snapshot.version == current.version
+        ):
+            return  # already applied (the admin handler applies its own change before the notification)
+        if base is not None:
+            gateway.base = base
+        if snapshot is not None:
+            gateway.snapshot = snapshot
+        assert gateway.base is not None  # build_gateway sets it
+        new_jwt = gateway.jwt if jwt is _UNSET else jwt
+        assert new_jwt is None or isinstance(new_jwt, JwtAuthenticator)
+        await apply(gateway, overlay(gateway.base, gateway.snapshot), new_jwt, loop)
+
+
 async def apply(
     gateway: Gateway, new: GatewayConfig, jwt: JwtAuthenticator | None, loop: asyncio.AbstractEventLoop
 ) -> None:
     old = gateway.config
-    restart = [name for name in ("server", "providers", "models") if getattr(old, name) != getattr(new, name)]
+    restart = [name for name in ("server", "store", "providers") if getattr(old, name) != getattr(new, name)]
+    if old.models != new.models:
+        if "providers" in restart:
+            restart.append("models")
+        else:
+            deployments = build_deployments(new, gateway.providers)
+            gateway.pipeline.swap_route(Target.LLM, ModelRouter(deployments), LlmCaller())
+            gateway.deployments = deployments
     limits: Limits | None = gateway.limits
     policy = LimitPolicy(new)
     if not policy.enabled:
@@ -91,7 +134,7 @@ async def apply(
         limits = build_limits(new)
     pepper = new.server.key_pepper if "server" not in restart else old.server.key_pepper
     identify = Identify(new.keys, jwt, pepper.get_secret_value() if pepper is not None else None)
-    authorize = Authorize(new.keys, new.jwt.issuers, limits, new.entitlements)
+    authorize = Authorize(new.keys, new.jwt.issuers, limits, new.entitlements, new.tenants)
     gateway.pipeline.swap_access(identify, authorize)
     if jwt is not gateway.jwt:
         if jwt is not None:
@@ -100,9 +143,10 @@ async def apply(
             await gateway.jwt.aclose()
     gateway.identify, gateway.authorize, gateway.jwt, gateway.limits = identify, authorize, jwt, limits
     # Later comparisons are against what is running: sections that need a restart keep their old value.
-    kept = ["server", "providers", "models"] + (["limits"] if "limits backend" in restart else [])
+    kept = ["server", "store", "providers"]
+    kept += (["models"] if "models" in restart else []) + (["limits"] if "limits backend" in restart else [])
     gateway.config = new.model_copy(update={name: getattr(old, name) for name in kept})
     log.warning(
-        "config reloaded: keys, issuers, entitlements and limits applied%s",
+        "config reloaded: tenants, keys, issuers, entitlements, limits and models applied%s",
         f"; restart needed for: {', '.join(restart)}" if restart else "",
     )

@@ -43,6 +43,10 @@ class Pipeline:
         self._identify = identify
         self._authorize = authorize
 
+    def swap_route(self, target: Target, router: Router, caller: Caller) -> None:
+        """Install a new router for one target (models changed); requests in flight keep the old one."""
+        self._targets = {**self._targets, target: (router, caller)}
+
     async def run(self, ctx: RequestContext, decode: Decode) -> Reply | StreamReply:
         clock = time.perf_counter
         t0 = clock()

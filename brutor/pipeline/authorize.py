@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from brutor.config import Entitlement, EntitlementsConfig, JwtIssuerConfig, KeyConfig
+from brutor.config import Entitlement, EntitlementsConfig, JwtIssuerConfig, KeyConfig, TenantConfig
 from brutor.context import Principal, RequestContext
 from brutor.errors import GatewayError, forbidden, internal_error
 from brutor.limits import rate_limit_headers, retry_headers
@@ -54,6 +54,7 @@ class Authorize:
         issuers: Iterable[JwtIssuerConfig] = (),
         limits: Limits | None = None,
         entitlements: EntitlementsConfig | None = None,
+        tenants: Iterable[TenantConfig] = (),
     ) -> None:
         # JWT principals carry key_id "jwt:<issuer name>" (see brutor.identity.jwt_auth).
         lists = [(k.id, k.models, k.deny) for k in keys] + [
@@ -65,6 +66,7 @@ class Authorize:
         self._tenants = {t: _Rule.of(e) for t, e in ent.tenants.items()}
         self._groups = {g: _Rule.of(e) for g, e in ent.groups.items()}
         self._limits = limits
+        self._disabled = frozenset(t.id for t in tenants if t.disabled)
 
     def permits(self, principal: Principal, resource: str) -> bool:
         """Deny wins (key, tenant, any group); then the key's allow-list, the tenant's allow-list if it
@@ -91,6 +93,8 @@ class Authorize:
         if principal is None or call is None:
             # The pipeline order guarantees both; failing closed if it is ever broken.
             raise internal_error()
+        if self._disabled and principal.tenant in self._disabled:
+            raise forbidden(f"Tenant '{principal.tenant}' is disabled.", code="tenant_disabled")
         if not self.permits(principal, call.resource):
             raise forbidden(f"This credential is not allowed to use '{call.resource}'.")
         limits = self._limits

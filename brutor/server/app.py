@@ -7,7 +7,6 @@ RSGI rather than ASGI: with the same Rust-backed upstream client it measured ~1.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import os
 import time
@@ -25,6 +24,7 @@ from brutor.server.io import DisconnectGuard, read_body, send_reply, send_stream
 
 if TYPE_CHECKING:
     from brutor.reload import ConfigWatcher
+    from brutor.store.watcher import StoreWatcher
 
 log = logging.getLogger("brutor.server")
 
@@ -39,6 +39,7 @@ class BrutorApp:
         self._config = config
         self._config_path = config_path
         self._watcher: ConfigWatcher | None = None
+        self._store_watcher: StoreWatcher | None = None
         self._gateway: Gateway | None = None
         self._ids = RequestIds()
         self._limit = config.server.max_body_bytes
@@ -49,12 +50,14 @@ class BrutorApp:
             "/v1/models": ("GET", self._models),
             "/healthz": ("GET", self._healthz),
             "/readyz": ("GET", self._readyz),
-            "/admin/usage": ("GET", self._admin_usage),
         }
 
     # -- RSGI lifecycle -------------------------------------------------------------------------------
     def __rsgi_init__(self, loop: Any) -> None:
-        self._gateway = build_gateway(self._config)
+        if self._config.store.backend == "postgres":
+            self._gateway = self._with_store(loop)
+        else:
+            self._gateway = build_gateway(self._config)
         if self._gateway.jwt is not None:
             self._gateway.jwt.start(loop)
         if self._config_path:
@@ -63,7 +66,38 @@ class BrutorApp:
             self._watcher = ConfigWatcher(self._config_path, self._gateway)
             self._watcher.start(loop)
 
+    def _with_store(self, loop: Any) -> Gateway:
+        """Build from the file overlaid with the store's snapshot, then follow the store's changes."""
+        from brutor.reload import refresh
+        from brutor.store.errors import StoreError
+        from brutor.store.postgres import PgConfigStore
+        from brutor.store.snapshot import overlay
+        from brutor.store.watcher import StoreWatcher
+
+        cfg = self._config.store
+        assert cfg.postgres_url is not None  # config validation
+        store = PgConfigStore(cfg.postgres_url.get_secret_value(), cfg.schema_name)
+        snapshot = None
+        try:
+            snapshot = loop.run_until_complete(store.snapshot())
+        except StoreError as exc:
+            # Fail closed for what only the database defines; the watcher applies it once reachable.
+            log.error("config store unreachable at worker start (%s); serving the config file only", exc)
+        gateway = build_gateway(overlay(self._config, snapshot))
+        gateway.base, gateway.snapshot, gateway.store = self._config, snapshot, store
+
+        async def on_snapshot(new: Any) -> None:
+            await refresh(gateway, loop, snapshot=new)
+
+        self._store_watcher = StoreWatcher(
+            store, snapshot.version if snapshot is not None else None, on_snapshot, cfg.poll_seconds
+        )
+        self._store_watcher.start(loop)
+        return gateway
+
     def __rsgi_del__(self, loop: Any) -> None:
+        if self._store_watcher is not None:
+            loop.run_until_complete(self._store_watcher.aclose())
         if self._watcher is not None:
             self._watcher.stop()
         gateway, self._gateway = self._gateway, None
@@ -76,6 +110,9 @@ class BrutorApp:
         path = scope.path
         entry = self._routes.get(path)
         if entry is None:
+            if path.startswith("/admin/"):
+                await self._admin(scope, proto)
+                return
             if path.startswith("/v1/models/") and scope.method == "GET":
                 await self._model(scope, proto, path[len("/v1/models/") :])
                 return
@@ -205,28 +242,25 @@ class BrutorApp:
         else:
             self._plain(scope, proto, 200, b'{"status":"ready"}')
 
-    async def _admin_usage(self, scope: Any, proto: Any) -> None:
-        admin = self._config.server.admin_key
+    async def _admin(self, scope: Any, proto: Any) -> None:
         gateway = self._gateway
-        if admin is None or gateway is None:
-            self._plain_error(
-                scope,
-                proto,
-                GatewayError(
-                    403,
-                    "The admin API is disabled: set server.admin_key.",
-                    type="permission_error",
-                    code="admin_disabled",
-                ),
+        if gateway is None:
+            self._plain_error(scope, proto, _not_ready())
+            return
+        from brutor.admin.api import dispatch
+
+        headers = scope.headers
+
+        async def body() -> bytes:
+            return await read_body(proto, headers, self._limit)
+
+        try:
+            status, payload, extra = await dispatch(
+                gateway, scope.method, scope.path, scope.query_string, headers, body
             )
-            return
-        auth = scope.headers.get("authorization") or ""
-        offered = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-        if not hmac.compare_digest(offered.encode(), admin.get_secret_value().encode()):
-            self._plain_error(scope, proto, GatewayError(401, "Invalid admin key.", code="invalid_api_key"))
-            return
-        body = {"worker_pid": os.getpid(), "tenants": gateway.usage.snapshot()}
-        self._plain(scope, proto, 200, json_reply(200, body).body)
+        except GatewayError as exc:  # the body reader's own errors (413, bad length)
+            status, payload, extra = exc.status, exc.body(), exc.headers
+        self._plain(scope, proto, status, payload, extra)
 
     def _plain_error(self, scope: Any, proto: Any, error: GatewayError) -> None:
         self._plain(scope, proto, error.status, error.body(), error.headers)

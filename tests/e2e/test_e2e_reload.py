@@ -15,14 +15,19 @@ BODY = {"model": "offline/echo", "messages": [{"role": "user", "content": "hi"}]
 KEY_A, KEY_B, KEY_C = "sk-reload-a-0123456789", "sk-reload-b-0123456789", "sk-reload-c-0123456789"
 
 
-def config(keys: list[dict[str, Any]], *, extra_model: bool = False) -> dict[str, Any]:
+def config(
+    keys: list[dict[str, Any]], *, extra_model: bool = False, extra_provider: bool = False
+) -> dict[str, Any]:
     models = [{"name": "offline/echo", "provider": "offline"}]
     if extra_model:
         models.append({"name": "offline/other", "provider": "offline"})
+    providers = [{"name": "offline", "type": "offline"}]
+    if extra_provider:
+        providers.append({"name": "offline-2", "type": "offline"})
     return {
         "server": {"access_log": "off"},
         "keys": keys,
-        "providers": [{"name": "offline", "type": "offline"}],
+        "providers": providers,
         "models": models,
     }
 
@@ -61,13 +66,22 @@ def test_keys_reload_within_two_seconds(tmp_path: Path) -> None:
         time.sleep(1.6)
         assert status(gw, KEY_C) == 200 and status(gw, KEY_B) == 401
         assert "config reload skipped" in gw.stderr() and "keys.0.tenant" in gw.stderr()
+        # A new model is served without a restart.
+        path.write_text(
+            yaml.safe_dump(config([a, {"id": "c", "key": KEY_C, "tenant": "t"}], extra_model=True))
+        )
+        deadline = time.monotonic() + 2
+        other = {**BODY, "model": "offline/other"}
+        while gw.request("POST", CHAT, other, {"Authorization": f"Bearer {KEY_A}"}).status != 200:
+            assert time.monotonic() < deadline, "new model not served within 2 s"
+            time.sleep(0.05)
         # A section that needs a restart is named, and key changes in the same edit still apply.
-        path.write_text(yaml.safe_dump(config([a], extra_model=True)))
+        path.write_text(yaml.safe_dump(config([a], extra_model=True, extra_provider=True)))
         eventually(gw, KEY_C, 401)
         deadline = time.monotonic() + 2
-        while "restart needed for: models" not in gw.stderr() and time.monotonic() < deadline:
+        while "restart needed for: providers" not in gw.stderr() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert "restart needed for: models" in gw.stderr()
+        assert "restart needed for: providers" in gw.stderr()
         assert KEY_C not in gw.stderr() + gw.stdout()
     finally:
         gw.stop()
