@@ -238,6 +238,8 @@ class JwtIssuerConfig(_Model):
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     issuer: str = Field(min_length=1)
+    # Accepted ``aud`` values. Empty: only tokens without an ``aud`` pass (RFC 7519 4.1.3), so a token
+    # minted for another service is never accepted by default.
     audiences: tuple[str, ...] = ()
     # Default: every asymmetric algorithm, or HS256 for an hs_secret issuer.
     algorithms: tuple[str, ...] | None = None

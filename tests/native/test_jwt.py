@@ -171,7 +171,7 @@ def pyjwt_outcome(
 ) -> dict[str, Any] | None:
     """PyJWT's verdict under the same policy as the native issuer: the claims, or None."""
     require = [*(required or []), *(["exp"] if require_exp else [])]
-    options: Options = {"require": require, "verify_aud": bool(audiences)}
+    options: Options = {"require": require}
     try:
         with pyjwt_clock(now):
             out: dict[str, Any] = jwt.decode(

@@ -11,7 +11,7 @@ use super::{JwtError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES};
 pub struct Policy {
     /// Exact `iss` value.
     pub issuer: String,
-    /// Accepted `aud` values; empty means `aud` is not checked.
+    /// Accepted `aud` values; empty means only tokens without an `aud` are accepted.
     pub audiences: Vec<String>,
     /// Algorithms a token may use (never `none`); keys narrow this further.
     pub algorithms: AlgSet,

@@ -353,12 +353,17 @@ fn check_claims(claims: &Claims<'_>, now: i64, issuer: &Issuer) -> Result<(), Jw
         return Err(JwtError::MissingClaim(missing.as_str().into()));
     }
     check_times(claims.exp, claims.nbf, claims.iat, now, issuer)?;
-    if !policy.audiences.is_empty()
-        && !claims
+    // RFC 7519 4.1.3 (and PyJWT): a token naming audiences is refused by an issuer that names none,
+    // so a token minted for another service is never accepted here by default.
+    let accepted = if policy.audiences.is_empty() {
+        claims.aud.is_empty()
+    } else {
+        claims
             .aud
             .iter()
             .any(|a| policy.audiences.iter().any(|p| p == a))
-    {
+    };
+    if !accepted {
         return Err(JwtError::BadAudience);
     }
     Ok(())

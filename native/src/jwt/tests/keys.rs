@@ -50,7 +50,9 @@ fn every_vector_fails_with_other_keys_and_when_tampered() {
         let own = t["key"].as_str().unwrap();
         // Same kid, another key of the same family where one exists (a second RSA key: the PKCS#1
         // PEM of the same key would verify, so use the P-256/P-384 swap and a different secret).
-        let ver = verifier(vec![issuer(all_jwks(&v), &Algorithm::ALL, |_| {})]);
+        let ver = verifier(vec![issuer(all_jwks(&v), &Algorithm::ALL, |p| {
+            p.audiences = vec!["brutor".into()]
+        })]);
         assert_eq!(code(ver.verify_fresh(token.as_bytes(), now())), "ok");
         // Every single-character change anywhere is refused (and never panics).
         let bytes = token.as_bytes();
@@ -148,7 +150,9 @@ fn pkcs1_pem_and_pinned_alg() {
     let ver = verifier(vec![issuer(keys, &Algorithm::ALL, |_| {})]);
     assert_eq!(code(ver.verify_fresh(rs256, now())), "unknown_kid"); // the token has kid "rsa-1"
     let keys = KeySet::from_pem(pkcs1, Some("rsa-1"), Some(Algorithm::PS256)).unwrap();
-    let ver = verifier(vec![issuer(keys, &Algorithm::ALL, |_| {})]);
+    let ver = verifier(vec![issuer(keys, &Algorithm::ALL, |p| {
+        p.audiences = vec!["other".into()]
+    })]);
     assert_eq!(code(ver.verify_fresh(ps256, now())), "ok");
     assert_eq!(code(ver.verify_fresh(rs256, now())), "key_mismatch"); // pinned to PS256
 }

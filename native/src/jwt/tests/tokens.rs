@@ -291,8 +291,18 @@ fn audiences_and_required_claims() {
             "{extra}"
         );
     }
-    // Not configured: any aud (or none) passes.
+    // Not configured: a token naming an audience is refused (RFC 7519 4.1.3); one without passes.
     let t = hs256(HDR, &claims(json!({"aud": "anything"})), SECRET);
+    assert_eq!(
+        code(hs_verifier(|_| {}).verify_fresh(t.as_bytes(), now())),
+        "bad_audience"
+    );
+    let t = hs256(HDR, &claims(json!({"aud": []})), SECRET);
+    assert_eq!(
+        code(hs_verifier(|_| {}).verify_fresh(t.as_bytes(), now())),
+        "ok"
+    );
+    let t = hs256(HDR, &claims(json!({})), SECRET);
     let got = hs_verifier(|_| {}).verify(t.as_bytes(), now()).unwrap();
-    assert_eq!(got.audiences, ["anything"]);
+    assert!(got.audiences.is_empty());
 }
