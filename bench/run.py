@@ -48,11 +48,12 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_CPU = "0"
 LOAD_CPU = "1"
 NOISY_PCT = 10.0  # flag a target when other processes used more than this % of a core during a run
-ALL_TARGETS = ("direct", "passthrough", "brutor", "litellm")
+ALL_TARGETS = ("direct", "passthrough", "brutor", "governed", "litellm")
 LABELS = {
     "direct": "wrk → nginx directly",
     "passthrough": "bare passthrough (granian RSGI + pyreqwest)",
     "brutor": "Brutor",
+    "governed": "Brutor + RS256 JWT + 4 Redis limits",
     "litellm": "LiteLLM proxy 1.110.2",
 }
 
@@ -517,6 +518,36 @@ def start_brutor(ctx: Context, port: int) -> Proc | None:
     return ctx.spawn("brutor", pinned(SERVER_CPU, argv, ctx.pin), env=env, cwd=REPO)
 
 
+def governed_token(ctx: Context) -> str:
+    """An RS256 key pair for the governed target: the public half as a PEM file, a token signed with the
+    private half (valid for the whole run, so the gateway's verified-token cache serves it)."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (ctx.tmp / "bench-jwt.pem").write_bytes(
+        key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
+    now = int(time.time())
+    claims = {"iss": "https://idp.bench.local", "aud": "brutor", "sub": "bench-user", "iat": now}
+    return jwt.encode({**claims, "exp": now + 6 * 3600, "groups": ["bench"]}, key, algorithm="RS256")
+
+
+def start_governed(ctx: Context, port: int) -> Proc | None:
+    brutor = ctx.args.brutor_bin or _venv_bin("brutor")
+    if not brutor or not Path(brutor).exists():
+        return None
+    env = {
+        **os.environ,
+        "BENCH_NGINX_PORT": str(ctx.nginx_port),
+        "BENCH_JWT_PEM": str(ctx.tmp / "bench-jwt.pem"),
+    }
+    config = str(BENCH / "brutor-governed.yaml")
+    argv = [brutor, "serve", "--config", config, "--port", str(port), "--workers", "1"]
+    return ctx.spawn("governed", pinned(SERVER_CPU, argv, ctx.pin), env=env, cwd=REPO)
+
+
 def start_litellm(ctx: Context, port: int) -> Proc | None:
     exe = Path(ctx.args.litellm_venv) / "bin" / "litellm"
     if not exe.exists():
@@ -586,6 +617,14 @@ def make_targets(ctx: Context, nginx: Proc) -> list[Target]:
             LABELS["brutor"],
             start_brutor,
             api_key="sk-bench-0123456789",
+            model_plain="bench-plain",
+            model_stream="bench-stream",
+        ),
+        server_target(
+            "governed",
+            LABELS["governed"],
+            start_governed,
+            api_key=governed_token(ctx) if "governed" in ctx.args.targets else "",
             model_plain="bench-plain",
             model_stream="bench-stream",
         ),
@@ -875,6 +914,7 @@ def render_ratios(by: dict[str, Result]) -> list[str]:
 
     rows = [(f"{LABELS[k]} / direct nginx", k, "direct") for k in ("passthrough", "brutor", "litellm")]
     rows += [("Brutor / passthrough", "brutor", "passthrough"), ("Brutor / LiteLLM", "brutor", "litellm")]
+    rows += [("Brutor governed (JWT + Redis limits) / Brutor", "governed", "brutor")]
     out = ["| ratio (RPS) | non-stream | stream |", "|---|---|---|"]
     for name, a, b in rows:
         out.append(
