@@ -1,5 +1,6 @@
 """Native extension of Brutor (Rust, PyO3). Hand-written stub, checked with ``mypy.stubtest``."""
 
+from collections.abc import Sequence
 from typing import Self, final
 
 __all__ = [
@@ -8,9 +9,14 @@ __all__ = [
     "JwtIssuer",
     "JwtKeySet",
     "JwtVerifier",
+    "PiiError",
+    "PiiScanner",
+    "PiiSpan",
+    "RedactResult",
     "SseDecoder",
     "SseError",
     "SseEvent",
+    "StreamRedactor",
     "VerifiedToken",
 ]
 
@@ -269,3 +275,111 @@ class JwtVerifier:
     @property
     def cache_len(self) -> int:
         """Tokens in the cache."""
+
+# --------------------------------------------------------------------------- PII scanning
+
+class PiiError(ValueError):
+    """An invalid custom pattern (the message quotes the regex parser), pattern name, deny word,
+    kind or action."""
+
+@final
+class PiiSpan:
+    """One entity found: ``text[start:end]`` (``str`` indices) is it. Compares by value."""
+
+    def __new__(cls, kind: str, start: int, end: int) -> Self: ...
+    @property
+    def kind(self) -> str:
+        """``EMAIL``, ``PHONE``, ``CREDIT_CARD``, ``IBAN``, ``US_SSN``, ``IP_ADDRESS``,
+        ``MAC_ADDRESS``, ``CLOUD_KEY``, ``JWT``, ``BEARER_TOKEN``, ``PRIVATE_KEY``, ``DENY_WORD`` or
+        a custom pattern's name."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class RedactResult:
+    """The outcome of ``PiiScanner.redact``."""
+
+    @property
+    def text(self) -> str:
+        """The text with every entity handled by its kind's action."""
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Entities per kind name, for the kinds found whose action is not ``allow``."""
+
+    @property
+    def blocked(self) -> list[str]:
+        """Kinds found whose action is ``block`` (their entities are redacted; the caller decides
+        whether to refuse)."""
+
+@final
+class PiiScanner:
+    """The built-in PII and secret detectors plus one tenant's custom patterns and deny words
+    (immutable; build once per policy and share).
+
+    One pass over the text; at each position the longest entity wins and the scan resumes after
+    it, so spans never overlap. ``custom_patterns`` are ``(NAME, regex)`` pairs (Rust ``regex``
+    syntax; ``NAME`` is ``[A-Z][A-Z0-9_]*``, becomes the span kind and the placeholder
+    ``[NAME]``; a pattern must not match the empty string; matches are searched within 512 bytes
+    of their start). ``deny_words`` are words or phrases matched whole, case-insensitively, as
+    ``DENY_WORD``.
+
+    Actions (``dict`` of kind name to action; kinds not given are ``redact``): ``allow`` (left,
+    not counted), ``log`` (left, counted), ``redact`` (``[KIND]``), ``mask`` (e-mail
+    ``j***@example.com``; others keep separators and the last 4 letters/digits when there are at
+    least 8, e.g. ``************1111``; private keys, JWTs and bearer tokens are redacted),
+    ``block`` (redacted and reported in ``blocked``).
+    """
+
+    def __new__(
+        cls,
+        custom_patterns: Sequence[tuple[str, str]] = (),
+        deny_words: Sequence[str] = (),
+    ) -> Self: ...
+    @property
+    def kinds(self) -> list[str]:
+        """Every kind this scanner reports: the built-ins, then the custom pattern names."""
+
+    def scan(self, text: str) -> list[PiiSpan]:
+        """The entities of ``text`` in order, not overlapping."""
+
+    def redact(self, text: str, actions: dict[str, str] | None = None) -> RedactResult:
+        """``text`` with each entity handled by its kind's action."""
+
+    def stream(self, actions: dict[str, str] | None = None) -> StreamRedactor:
+        """A redactor for a text that arrives in chunks (a streamed answer)."""
+
+@final
+class StreamRedactor:
+    """Redacts a text given in chunks. The concatenation of every ``push`` result and ``finish``
+    equals ``PiiScanner.redact(whole_text).text`` for any chunking. Only the tail that could
+    still become (part of) an entity is held back; entities have bounded lengths (PEM blocks 8 KiB,
+    tokens 4 KiB, custom matches 512 bytes: longer ones are cut there, streamed or not)."""
+
+    def push(self, text: str) -> str:
+        """Add a chunk; return the redacted text that is final now (possibly ``""``)."""
+
+    def finish(self) -> str:
+        """End of the text: return the held tail, redacted. Later pushes start a new text; the
+        counts carry on."""
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Entities per kind so far (kinds with action ``allow`` are not counted)."""
+
+    @property
+    def blocked(self) -> list[str]:
+        """Kinds seen so far whose action is ``block``."""
+
+    @property
+    def is_blocked(self) -> bool:
+        """Whether ``blocked`` is not empty."""
+
+    @property
+    def held(self) -> int:
+        """UTF-8 bytes received but not yet returned."""

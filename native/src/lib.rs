@@ -1,6 +1,7 @@
-//! Native extension of Brutor: plain-Rust cores (`jwt`, `sse`) and thin PyO3 wrappers (`py`).
+//! Native extension of Brutor: plain-Rust cores (`jwt`, `pii`, `sse`) and thin PyO3 wrappers (`py`).
 
 pub mod jwt;
+pub mod pii;
 pub mod sse;
 
 #[cfg(feature = "python")]
@@ -22,5 +23,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py::JwtIssuer>()?;
     m.add_class::<py::VerifiedToken>()?;
     m.add_class::<py::JwtVerifier>()?;
+    m.add("PiiError", m.py().get_type::<py::PiiError>())?;
+    m.add_class::<py::PiiScanner>()?;
+    m.add_class::<py::PiiSpan>()?;
+    m.add_class::<py::RedactResult>()?;
+    m.add_class::<py::StreamRedactor>()?;
     Ok(())
 }
