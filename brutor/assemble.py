@@ -7,26 +7,31 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from brutor.config import GatewayConfig, ProviderConfig
 from brutor.context import Target
+from brutor.guardrails.policy import Guardrails
 from brutor.identity.jwt_auth import JwtAuthenticator
 from brutor.limits import MemoryBackend, RateLimiter
 from brutor.limits.policy import LimitPolicy, Limits
 from brutor.observability.accesslog import AccessLog
-from brutor.observability.usage import UsageCounters
 from brutor.pipeline import Pipeline
 from brutor.pipeline.authorize import Authorize
 from brutor.pipeline.cache import DisabledCache
 from brutor.pipeline.call import LlmCaller
-from brutor.pipeline.egress import ReturnPath
+from brutor.pipeline.egress import CostFn, ReturnPath
+from brutor.pipeline.guard import Guard
 from brutor.pipeline.identify import Identify
 from brutor.pipeline.route import ModelRouter
 from brutor.providers.base import Deployment, Provider
 from brutor.providers.offline import OfflineProvider
 
 if TYPE_CHECKING:
+    from brutor.audit.trail import AuditTrail
+    from brutor.observability.metrics import Metrics
+    from brutor.observability.tracing import Tracing
     from brutor.store.postgres import PgConfigStore
     from brutor.store.snapshot import Snapshot
 
@@ -40,13 +45,15 @@ class Gateway:
     deployments: dict[str, Deployment]
     providers: dict[str, Provider]
     access_log: AccessLog
-    usage: UsageCounters
     jwt: JwtAuthenticator | None
     limits: Limits | None
     # The config file as loaded (``config`` is it overlaid with the store's snapshot, when there is one).
     base: GatewayConfig | None = None
     snapshot: Snapshot | None = None
     store: PgConfigStore | None = None
+    audit: AuditTrail | None = None
+    metrics: Metrics | None = None
+    tracing: Tracing | None = None
     # Serializes reloads from the two sources (file watcher, store watcher).
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -55,6 +62,12 @@ class Gateway:
             await self.jwt.aclose()
         if self.store is not None:
             await self.store.aclose()
+        if self.audit is not None:
+            await self.audit.aclose()
+        if self.metrics is not None:
+            await self.metrics.aclose()
+        if self.tracing is not None:
+            self.tracing.shutdown()
         for provider in self.providers.values():
             await provider.aclose()
         self.access_log.close()
@@ -97,11 +110,29 @@ def build_deployments(config: GatewayConfig, providers: dict[str, Provider]) -> 
     }
 
 
+def price_table(config: GatewayConfig) -> CostFn:
+    """USD for a request's usage, from ``models[].price`` (USD per million tokens)."""
+    prices = {
+        m.name: (m.price.input / 1e6, m.price.output / 1e6) for m in config.models if m.price is not None
+    }
+
+    def cost(resource: str, prompt_tokens: int, completion_tokens: int) -> float:
+        price = prices.get(resource)
+        return 0.0 if price is None else prompt_tokens * price[0] + completion_tokens * price[1]
+
+    return cost
+
+
+def build_guard(config: GatewayConfig) -> Guard | None:
+    """The guardrail stage, or None when no tenant has a policy (then the pipeline skips it)."""
+    rails = Guardrails(config.guardrails)
+    return Guard(rails) if rails.active else None
+
+
 def build_gateway(config: GatewayConfig) -> Gateway:
     providers = {p.name: build_provider(p) for p in config.providers}
     deployments = build_deployments(config, providers)
     access_log = AccessLog(config.server.access_log)
-    usage = UsageCounters()
     jwt = JwtAuthenticator(config.jwt) if config.jwt.issuers else None
     pepper = config.server.key_pepper
     identify = Identify(config.keys, jwt, pepper.get_secret_value() if pepper is not None else None)
@@ -110,9 +141,10 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     pipeline = Pipeline(
         identify=identify,
         authorize=authorize,
+        guard=build_guard(config),
         cache=DisabledCache(),
         targets={Target.LLM: (ModelRouter(deployments), LlmCaller())},
-        egress=ReturnPath(access_log, usage),
+        egress=ReturnPath(access_log, cost=price_table(config)),
     )
     return Gateway(
         config,
@@ -122,8 +154,43 @@ def build_gateway(config: GatewayConfig) -> Gateway:
         deployments,
         providers,
         access_log,
-        usage,
         jwt,
         limits,
         base=config,
     )
+
+
+def attach_observability(gateway: Gateway, data_dir: Path, worker_id: str) -> None:
+    """Audit trail, metrics and tracing for a serving worker (unit tests build gateways without them)."""
+    config = gateway.config
+    egress = gateway.pipeline.egress
+    if config.metrics.enabled:
+        from brutor.observability.metrics import Metrics
+
+        gateway.metrics = egress.metrics = Metrics(
+            data_dir / "metrics", worker_id, flush_interval=config.metrics.flush_seconds
+        )
+    from brutor.audit.trail import AuditTrail, build_sink
+
+    sink = build_sink(config, data_dir)
+    if sink is not None:
+        gateway.audit = egress.audit = AuditTrail(config, data_dir, sink, gateway.metrics)
+    t = config.tracing
+    if t.enabled:
+        from brutor.observability.tracing import Tracing
+
+        gateway.tracing = egress.tracing = Tracing(
+            enabled=True,
+            sample_ratio=t.sample_ratio,
+            exporter=t.exporter,
+            endpoint=t.endpoint,
+            headers={k: v.get_secret_value() for k, v in t.headers.items()},
+            service_name=t.service_name,
+        )
+
+
+def start_observability(gateway: Gateway, loop: asyncio.AbstractEventLoop) -> None:
+    if gateway.metrics is not None:
+        gateway.metrics.start(loop)
+    if gateway.audit is not None:
+        gateway.audit.start(loop)

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 
 from brutor import __version__
-from brutor.config import DEV_API_KEY, ConfigError, GatewayConfig, default_config, is_loopback, load_config
+from brutor.config import (
+    DEV_API_KEY,
+    ConfigError,
+    GatewayConfig,
+    data_dir,
+    default_config,
+    is_loopback,
+    load_config,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,31 +74,46 @@ def _migrate(path: str | None) -> int:
         print(f"brutor: {path}: {exc}", file=sys.stderr)
         return 1
     if applied is None:
-        print("brutor: store.backend is 'file': nothing to migrate", file=sys.stderr)
+        print(
+            "brutor: neither the store nor the audit sink uses PostgreSQL: nothing to migrate",
+            file=sys.stderr,
+        )
         return 1
-    print(f"schema {cfg.store.schema_name}: " + (f"applied {applied}" if applied else "up to date"))
+    print(
+        f"schema {cfg.store.schema_name}: " + (f"applied {sorted(set(applied))}" if applied else "up to date")
+    )
     return 0
 
 
 def _prepare_store(cfg: GatewayConfig) -> list[int] | None:
-    """Apply the store's migrations and read it once, so a bad store stops start-up with one clear line."""
-    if cfg.store.backend != "postgres":
+    """Apply the migrations of every PostgreSQL schema the config uses (config store, audit sink) and
+    read the store once, so a bad database stops start-up with one clear line. None: nothing to do."""
+    targets: dict[tuple[str, str], bool] = {}
+    if cfg.store.backend == "postgres":
+        assert cfg.store.postgres_url is not None  # config validation
+        targets[(cfg.store.postgres_url.get_secret_value(), cfg.store.schema_name)] = True
+    if cfg.audit.sink == "postgres":
+        url = cfg.audit.postgres_url or cfg.store.postgres_url
+        assert url is not None  # config validation
+        targets.setdefault((url.get_secret_value(), cfg.audit.schema_name or cfg.store.schema_name), False)
+    if not targets:
         return None
     import asyncio
 
     from brutor.store.errors import StoreError
     from brutor.store.postgres import PgConfigStore
 
-    assert cfg.store.postgres_url is not None  # config validation
-    store = PgConfigStore(cfg.store.postgres_url.get_secret_value(), cfg.store.schema_name)
-
     async def prepare() -> list[int]:
-        try:
-            applied = await store.migrate()
-            await store.snapshot()
-            return applied
-        finally:
-            await store.aclose()
+        applied: list[int] = []
+        for (url, schema), is_store in targets.items():
+            store = PgConfigStore(url, schema)
+            try:
+                applied += await store.migrate()
+                if is_store:
+                    await store.snapshot()
+            finally:
+                await store.aclose()
+        return applied
 
     try:
         return asyncio.run(prepare())
@@ -160,9 +184,20 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    run_dir = data_dir(cfg, port)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        # Metrics files are per run (counters restart with the process, as Prometheus expects).
+        shutil.rmtree(run_dir / "metrics", ignore_errors=True)
+        (run_dir / "metrics").mkdir()
+    except OSError as exc:
+        print(f"brutor: cannot use data directory {run_dir}: {exc.strerror}", file=sys.stderr)
+        return 1
     _banner(cfg, path, host, port, workers)
+    print(f"  data directory (audit spool, metrics): {run_dir}", file=sys.stderr, flush=True)
     # Workers are separate processes that rebuild the app from the same file.
     os.environ["BRUTOR_CONFIG"] = os.path.abspath(path) if path else ""
+    os.environ["BRUTOR_RUN_DIR"] = str(run_dir)
     from brutor.server.run import run
 
     run(host, port, workers)

@@ -19,14 +19,20 @@ from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
+
+from brutor.config_model import ConfigModel
+from brutor.config_sections import AuditConfig as AuditConfig
+from brutor.config_sections import MetricsConfig as MetricsConfig
+from brutor.config_sections import StoreConfig as StoreConfig
+from brutor.config_sections import TenantConfig as TenantConfig
+from brutor.config_sections import TracingConfig as TracingConfig
+from brutor.guardrails.config import GuardrailsConfig
 
 DEV_API_KEY = "sk-brutor-local-dev"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -40,25 +46,20 @@ class ConfigError(ValueError):
         self.problems = problems
 
 
-class _Model(BaseModel):
-    # Unknown keys are errors: a typo in a policy file must not silently disable a policy.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Timeouts(_Model):
+class Timeouts(ConfigModel):
     connect: float = Field(5.0, gt=0)
     first_byte: float = Field(60.0, gt=0)
     idle: float = Field(60.0, gt=0)
     total: float = Field(600.0, gt=0)
 
 
-class Pool(_Model):
+class Pool(ConfigModel):
     max_connections: int = Field(1024, ge=1)
     max_idle_per_host: int = Field(256, ge=0)
     idle_timeout: float = Field(90.0, gt=0)
 
 
-class ServerConfig(_Model):
+class ServerConfig(ConfigModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=256)
@@ -67,6 +68,9 @@ class ServerConfig(_Model):
     admin_key: SecretStr | None = None
     # JWT principals in any of these groups (the issuer's groups_claim) may use the admin API.
     admin_groups: tuple[str, ...] = ()
+    # Spool, SQLite audit file and metrics files live here (default: ~/.local/state/brutor/port-<port>;
+    # env BRUTOR_DATA_DIR replaces ~/.local/state/brutor). Set it explicitly in production.
+    data_dir: str | None = None
     # The secret API keys are hashed with (keys[].key_hash); required when any key is stored as a hash.
     key_pepper: SecretStr | None = None
 
@@ -78,7 +82,7 @@ class ServerConfig(_Model):
         return value
 
 
-class Entitlement(_Model):
+class Entitlement(ConfigModel):
     """Resource names (with * wildcards) a tenant or group may use (``allow``) and may never use (``deny``).
     An unset ``allow`` adds no restriction."""
 
@@ -86,12 +90,12 @@ class Entitlement(_Model):
     deny: tuple[str, ...] = ()
 
 
-class EntitlementsConfig(_Model):
+class EntitlementsConfig(ConfigModel):
     tenants: dict[str, Entitlement] = Field(default_factory=dict)
     groups: dict[str, Entitlement] = Field(default_factory=dict)
 
 
-class LimitValues(_Model):
+class LimitValues(ConfigModel):
     """Limits for one subject; unset means unlimited. Costs are USD (kept exact as micro-USD)."""
 
     # Bounds are the limiter's own (exact integer arithmetic in Python and Lua): out-of-range values are
@@ -105,7 +109,7 @@ class LimitValues(_Model):
     cost_per_month_usd: float | None = Field(None, gt=0, le=10**9)
 
 
-class LimitsConfig(_Model):
+class LimitsConfig(ConfigModel):
     backend: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
     timeout_ms: int = Field(75, ge=1, le=5000)
@@ -123,50 +127,14 @@ class LimitsConfig(_Model):
     users: dict[str, LimitValues] = Field(default_factory=dict)
 
 
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$"
-
-
-class TenantConfig(_Model):
-    """A tenant. Keys and tokens may name tenants that are not listed; a listed tenant can be disabled."""
-
-    id: str = Field(min_length=1, max_length=128, pattern=_NAME)
-    name: str | None = Field(None, max_length=256)
-    # Every request for a disabled tenant is refused (403), whatever credential it carries.
-    disabled: bool = False
-
-
-class StoreConfig(_Model):
-    """Where tenants, keys, entitlements, limits and models live besides this file.
-
-    ``file``: this file only (embedded default). ``postgres``: also PostgreSQL tables, managed through the
-    admin API and watched by every worker (LISTEN/NOTIFY, plus a poll as a safety net); a name the
-    database defines overrides the same name in this file."""
-
-    backend: Literal["file", "postgres"] = "file"
-    postgres_url: SecretStr | None = None
-    # Schema holding Brutor's tables (created by the migrations at start-up).
-    schema_name: str = Field("brutor", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
-    # Safety net for a missed notification (listener reconnecting): the version is polled this often.
-    poll_seconds: float = Field(1.0, ge=0.1, le=60)
-
-    @model_validator(mode="after")
-    def _url_required(self) -> StoreConfig:
-        if self.backend == "postgres":
-            if self.postgres_url is None:
-                raise ValueError("postgres_url: required for the postgres store")
-            if urlsplit(self.postgres_url.get_secret_value()).scheme not in ("postgres", "postgresql"):
-                raise ValueError("postgres_url: must be a postgres:// or postgresql:// URL")
-        return self
-
-
-class Price(_Model):
+class Price(ConfigModel):
     """USD per million tokens."""
 
     input: float = Field(0.0, ge=0)
     output: float = Field(0.0, ge=0)
 
 
-class KeyConfig(_Model):
+class KeyConfig(ConfigModel):
     id: str = Field(min_length=1, max_length=128)
     # The secret itself, or (better) only its keyed hash from `brutor keys generate`.
     key: SecretStr | None = None
@@ -203,7 +171,7 @@ class KeyConfig(_Model):
         return self
 
 
-class ProviderConfig(_Model):
+class ProviderConfig(ConfigModel):
     name: str = Field(min_length=1)
     type: Literal["openai", "offline"]
     base_url: str | None = None
@@ -232,7 +200,7 @@ _ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "E
 _ALGORITHMS = frozenset((*_ASYMMETRIC, "HS256", "HS384", "HS512"))
 
 
-class JwtIssuerConfig(_Model):
+class JwtIssuerConfig(ConfigModel):
     """One trusted token issuer. Exactly one key source: a JWKS URL (fetched off the hot path and
     refreshed), a JWKS file, a PEM public key file, or an HMAC secret."""
 
@@ -299,12 +267,12 @@ class JwtIssuerConfig(_Model):
         return ("HS256",) if self.hs_secret is not None else _ASYMMETRIC
 
 
-class JwtConfig(_Model):
+class JwtConfig(ConfigModel):
     issuers: tuple[JwtIssuerConfig, ...] = ()
     cache_size: int = Field(10000, ge=0)
 
 
-class ModelConfig(_Model):
+class ModelConfig(ConfigModel):
     name: str = Field(min_length=1, max_length=256)
     provider: str
     upstream_model: str | None = None
@@ -313,7 +281,7 @@ class ModelConfig(_Model):
     price: Price | None = None
 
 
-class GatewayConfig(_Model):
+class GatewayConfig(ConfigModel):
     server: ServerConfig = ServerConfig()
     store: StoreConfig = StoreConfig()
     tenants: tuple[TenantConfig, ...] = ()
@@ -321,6 +289,10 @@ class GatewayConfig(_Model):
     jwt: JwtConfig = JwtConfig()
     entitlements: EntitlementsConfig = EntitlementsConfig()
     limits: LimitsConfig = LimitsConfig()
+    guardrails: GuardrailsConfig = GuardrailsConfig()
+    audit: AuditConfig = AuditConfig()
+    tracing: TracingConfig = TracingConfig()
+    metrics: MetricsConfig = MetricsConfig()
     providers: tuple[ProviderConfig, ...] = ()
     models: tuple[ModelConfig, ...] = ()
 
@@ -339,6 +311,12 @@ class GatewayConfig(_Model):
         ]
         if any(k.key_hash for k in self.keys) and self.server.key_pepper is None:
             problems.append("server.key_pepper: required when keys are stored as key_hash")
+        if (
+            self.audit.sink == "postgres"
+            and self.audit.postgres_url is None
+            and self.store.postgres_url is None
+        ):
+            problems.append("audit.postgres_url: required for the postgres sink (or set store.postgres_url)")
         if self.store.backend == "postgres" and self.server.key_pepper is None:
             problems.append("server.key_pepper: required with the postgres store (keys are stored hashed)")
         secrets = [k.key.get_secret_value() for k in self.keys if k.key is not None]
@@ -365,6 +343,16 @@ class GatewayConfig(_Model):
 def _duplicates(section: str, names: list[str]) -> list[str]:
     counts = Counter(names)
     return [f"{section}: duplicate name '{n}'" for n in sorted(n for n, c in counts.items() if c > 1)]
+
+
+def data_dir(config: GatewayConfig, port: int, env: Mapping[str, str] | None = None) -> Path:
+    """Where this gateway keeps its spool, SQLite audit file and metrics files."""
+    if config.server.data_dir:
+        return Path(config.server.data_dir).expanduser()
+    env = os.environ if env is None else env
+    root = Path(env.get("BRUTOR_DATA_DIR") or "~/.local/state/brutor").expanduser()
+    # Per port: two gateways on one host never adopt (and write) each other's spooled rows.
+    return root / f"port-{port}"
 
 
 def default_config(env: Mapping[str, str] | None = None) -> GatewayConfig:

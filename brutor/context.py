@@ -70,26 +70,42 @@ class RequestContext:
         "cache_status",
         "call",
         "client_addr",
+        "client_request_id",
         "deployment",
         "error_code",
+        "guardrails",
         "headers",
+        "output_guard",
         "principal",
         "request_id",
         "reservation",
         "response_headers",
         "stage_ms",
         "started",
+        "started_wall",
         "status",
+        "trace",
         "ttft_ms",
         "usage",
     )
 
-    def __init__(self, request_id: str, headers: Any, client_addr: str = "") -> None:
+    def __init__(
+        self, request_id: str, headers: Any, client_addr: str = "", client_request_id: str | None = None
+    ) -> None:
+        # The gateway's unique id (the audit key); the client's X-Request-ID is kept beside it.
         self.request_id = request_id
+        self.client_request_id = client_request_id
         # The inbound headers (a read-only mapping with case-insensitive ``get``).
         self.headers = headers
         self.client_addr = client_addr
         self.started = time.perf_counter()
+        self.started_wall = time.time()
+        # Trace ids when this request is traced (brutor.observability.tracing), else None.
+        self.trace: Any = None
+        # Guardrail decisions for the audit record: [{"stage", "action", "types": {type: count}}].
+        self.guardrails: list[dict[str, Any]] | None = None
+        # The response policy for this request's answer (brutor.guardrails.response), when one applies.
+        self.output_guard: Any = None
         self.principal: Principal | None = None
         self.call: Call | None = None
         self.deployment: str | None = None

@@ -14,7 +14,7 @@ import logging
 import os
 from pathlib import Path
 
-from brutor.assemble import Gateway, build_deployments, build_limits
+from brutor.assemble import Gateway, build_deployments, build_guard, build_limits, price_table
 from brutor.config import ConfigError, GatewayConfig, LimitsConfig, load_config
 from brutor.context import Target
 from brutor.identity.jwt_auth import JwtAuthenticator
@@ -121,6 +121,7 @@ async def apply(
             deployments = build_deployments(new, gateway.providers)
             gateway.pipeline.swap_route(Target.LLM, ModelRouter(deployments), LlmCaller())
             gateway.deployments = deployments
+            gateway.pipeline.egress.cost = price_table(new)
     limits: Limits | None = gateway.limits
     policy = LimitPolicy(new)
     if not policy.enabled:
@@ -136,6 +137,8 @@ async def apply(
     identify = Identify(new.keys, jwt, pepper.get_secret_value() if pepper is not None else None)
     authorize = Authorize(new.keys, new.jwt.issuers, limits, new.entitlements, new.tenants)
     gateway.pipeline.swap_access(identify, authorize)
+    if old.guardrails != new.guardrails:
+        gateway.pipeline.swap_guard(build_guard(new))
     if jwt is not gateway.jwt:
         if jwt is not None:
             jwt.start(loop)
@@ -147,6 +150,6 @@ async def apply(
     kept += (["models"] if "models" in restart else []) + (["limits"] if "limits backend" in restart else [])
     gateway.config = new.model_copy(update={name: getattr(old, name) for name in kept})
     log.warning(
-        "config reloaded: tenants, keys, issuers, entitlements, limits and models applied%s",
+        "config reloaded: tenants, keys, issuers, entitlements, limits, guardrails and models applied%s",
         f"; restart needed for: {', '.join(restart)}" if restart else "",
     )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -20,7 +21,7 @@ from brutor.admin.openapi import openapi_document
 from brutor.admin.resources import AdminRequest
 from brutor.admin.routes import ROUTES
 from brutor.assemble import Gateway
-from brutor.errors import GatewayError, not_found, unauthorized
+from brutor.errors import GatewayError, bad_request, not_found, unauthorized
 from brutor.identity.jwt_auth import looks_like_jwt
 from brutor.pipeline.identify import bearer_credential
 from brutor.store.errors import StoreConflict, StoreError, StoreNotFound
@@ -73,7 +74,7 @@ async def dispatch(
     try:
         actor = await authenticate(gateway, headers)
         if path == "/admin/usage" and method == "GET":
-            return 200, _encode({"worker_pid": os.getpid(), "tenants": gateway.usage.snapshot()}), ()
+            return 200, _encode(await usage(gateway, dict(parse_qsl(query)))), ()
         allowed = []
         for route in ROUTES:
             match = route.pattern.fullmatch(path)
@@ -107,3 +108,48 @@ async def dispatch(
             503, "The config store is unavailable; try again.", type="api_error", code="store_unavailable"
         )
         return 503, error.body(), ()
+
+
+_DEFAULT_WINDOW = 30 * 86400
+
+
+def _when(value: str, name: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_request(f"'{name}' must be an ISO 8601 time or unix seconds.", param=name) from None
+    if parsed.tzinfo is None:
+        raise bad_request(f"'{name}' needs a time zone, e.g. 2026-11-01T00:00:00Z.", param=name)
+    return parsed.timestamp()
+
+
+async def usage(gateway: Gateway, params: dict[str, str]) -> dict[str, Any]:
+    """Usage from the audit sink: ?tenant=&from=&to=&group_by=tenant|model|key|user|day."""
+    from brutor.audit.sinks import GROUPS, UsageQuery
+
+    group_by = params.get("group_by", "model")
+    if group_by not in GROUPS:
+        raise bad_request(f"'group_by' must be one of {', '.join(GROUPS)}.", param="group_by")
+    until = _when(params["to"], "to") if "to" in params else time.time()
+    since = _when(params["from"], "from") if "from" in params else until - _DEFAULT_WINDOW
+    if gateway.audit is None:
+        raise GatewayError(409, "Usage needs the audit trail (audit.sink is off).", code="audit_off")
+    q = UsageQuery(tenant=params.get("tenant"), since=since, until=until, group_by=group_by)
+    try:
+        rows = await gateway.audit.sink.usage(q)
+    except OSError:
+        raise GatewayError(
+            503, "The audit store is unavailable; try again.", type="api_error", code="audit_unavailable"
+        ) from None
+    return {
+        "object": "brutor.usage",
+        "tenant": q.tenant,
+        "from": datetime.fromtimestamp(since, UTC).isoformat(),
+        "to": datetime.fromtimestamp(until, UTC).isoformat(),
+        "group_by": group_by,
+        "data": rows,
+    }

@@ -28,12 +28,14 @@ class Pipeline:
         *,
         identify: Stage,
         authorize: Stage,
+        guard: Stage | None = None,
         cache: Stage,
         targets: Mapping[Target, tuple[Router, Caller]],
         egress: ReturnPath,
     ) -> None:
         self._identify = identify
         self._authorize = authorize
+        self._guard = guard
         self._cache = cache
         self._targets = dict(targets)
         self.egress = egress
@@ -47,34 +49,49 @@ class Pipeline:
         """Install a new router for one target (models changed); requests in flight keep the old one."""
         self._targets = {**self._targets, target: (router, caller)}
 
+    def swap_guard(self, guard: Stage | None) -> None:
+        """Install a new guardrail stage (config reload), or none."""
+        self._guard = guard
+
     async def run(self, ctx: RequestContext, decode: Decode) -> Reply | StreamReply:
         clock = time.perf_counter
-        t0 = clock()
+        stages = ctx.stage_ms
+        t = clock()
         # Identify first, from headers alone: an unauthenticated body is never read or parsed.
-        if (early := await self._identify(ctx)) is not None:
+        early = await self._identify(ctx)
+        now = clock()
+        stages["identify"] = (now - t) * 1000.0
+        if early is not None:
             return early
-        t1 = clock()
         # Decode is the target's own: it turns the body into a Call naming the resource policy applies to.
         ctx.call = call = await decode(ctx)
-        t2 = clock()
+        t = clock()
+        stages["decode"] = (t - now) * 1000.0
         # Authorize needs both the principal and the resource.
-        if (early := await self._authorize(ctx)) is not None:
+        early = await self._authorize(ctx)
+        now = clock()
+        stages["authorize"] = (now - t) * 1000.0
+        if early is not None:
             return early
-        t3 = clock()
+        # Guardrails after authorize (refused callers cost no scan) and before the cache (it only ever
+        # keys and stores the redacted prompt; a blocked one never reaches it).
+        guard = self._guard
+        if guard is not None:
+            early = await guard(ctx)
+            t, now = now, clock()
+            stages["guard"] = (now - t) * 1000.0
+            if early is not None:
+                return early
         # Cache after authorize, so a hit can never serve a caller who may not use the resource.
-        if (early := await self._cache(ctx)) is not None:
+        early = await self._cache(ctx)
+        t = clock()
+        stages["cache"] = (t - now) * 1000.0
+        if early is not None:
             return early
-        t4 = clock()
         pair = self._targets.get(call.target)
         if pair is None:
             raise not_found(f"No route for {call.target.value} calls on this gateway.")
         router, caller = pair
         plan = router(ctx)
-        t5 = clock()
-        stages = ctx.stage_ms
-        stages["identify"] = (t1 - t0) * 1000.0
-        stages["decode"] = (t2 - t1) * 1000.0
-        stages["authorize"] = (t3 - t2) * 1000.0
-        stages["cache"] = (t4 - t3) * 1000.0
-        stages["route"] = (t5 - t4) * 1000.0
+        stages["route"] = (clock() - t) * 1000.0
         return await caller(ctx, plan)

@@ -23,8 +23,13 @@ class LlmCaller:
             raise internal_error()
         deployment = plan
         provider = deployment.provider
+        reply: Reply | StreamReply
         if call.operation == "chat.completions":
-            return await provider.chat(ctx, deployment, call.payload)
-        if call.operation == "embeddings":
-            return await provider.embeddings(ctx, deployment, call.payload)
-        raise internal_error()
+            reply = await provider.chat(ctx, deployment, call.payload)
+        elif call.operation == "embeddings":
+            reply = await provider.embeddings(ctx, deployment, call.payload)
+        else:
+            raise internal_error()
+        guard = ctx.output_guard
+        # The tenant's response policy (armed by the guard stage) sees the answer before the client does.
+        return reply if guard is None else guard.apply(ctx, reply)

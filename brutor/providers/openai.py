@@ -86,8 +86,7 @@ class OpenAIProvider:
     ) -> Reply:
         body = self._request_body(deployment, payload)
         request = (
-            self._client.post(url)
-            .header("x-request-id", ctx.request_id)
+            _traced(self._client.post(url).header("x-request-id", ctx.request_id), ctx)
             .body_bytes(body)
             # A non-stream answer arrives whole once it is generated, so the first-byte deadline bounds
             # the exchange; kept in the client's Rust timer (an asyncio timeout per request cost ~3 %).
@@ -122,8 +121,7 @@ class OpenAIProvider:
             overrides["stream_options"] = {**(options or {}), "include_usage": True}
         body = self._request_body(deployment, payload, **overrides)
         request = (
-            self._client.post(self._chat_url)
-            .header("x-request-id", ctx.request_id)
+            _traced(self._client.post(self._chat_url).header("x-request-id", ctx.request_id), ctx)
             .body_bytes(body)
             # pyreqwest's default read-ahead (64 KiB) holds a whole short stream back until it ends; with
             # 1 byte each network chunk is handed over as soon as it arrives (measured: 20 s -> 2 ms TTFT
@@ -305,3 +303,13 @@ def _error_passthrough(ctx: RequestContext, deployment: Deployment, response: Re
             status = 502
     ctx.error_code = code
     return Reply(status, headers, body)
+
+
+def _traced(builder: Any, ctx: RequestContext) -> Any:
+    """W3C trace context for the upstream: its spans become children of this request's call span."""
+    trace = ctx.trace
+    if trace is None:
+        return builder
+    from brutor.observability.tracing import Tracing
+
+    return builder.header("traceparent", Tracing.upstream_traceparent(trace))

@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from brutor.api.openai_api import decode_chat, decode_embeddings, model_entry
@@ -19,8 +20,8 @@ from brutor.config import GatewayConfig, default_config, load_config
 from brutor.context import Call, RequestContext, Target
 from brutor.errors import GatewayError, internal_error, not_found
 from brutor.pipeline.reply import Reply, StreamReply, error_reply, json_reply
-from brutor.server.ids import RequestIds
-from brutor.server.io import DisconnectGuard, read_body, send_reply, send_stream
+from brutor.server.ids import RequestIds, client_request_id
+from brutor.server.io import DisconnectGuard, add_request_ids, read_body, send_reply, send_stream
 
 if TYPE_CHECKING:
     from brutor.reload import ConfigWatcher
@@ -30,13 +31,19 @@ log = logging.getLogger("brutor.server")
 
 Handler = Callable[[Any, Any], Awaitable[None]]
 CONFIG_ENV = "BRUTOR_CONFIG"
+# Set by `brutor serve` for its workers: the resolved data directory (spool, audit file, metrics).
+DATA_DIR_ENV = "BRUTOR_RUN_DIR"
 # Requests outstanding longer than this are watched for client disconnects (see DisconnectGuard).
 _ARM_DISCONNECT_AFTER = 0.05
 
 
 class BrutorApp:
-    def __init__(self, config: GatewayConfig, config_path: str | None = None) -> None:
+    def __init__(
+        self, config: GatewayConfig, config_path: str | None = None, data_dir: Path | None = None
+    ) -> None:
         self._config = config
+        # None: no audit trail or metrics files (in-process tests); `brutor serve` always sets it.
+        self._data_dir = data_dir
         self._config_path = config_path
         self._watcher: ConfigWatcher | None = None
         self._store_watcher: StoreWatcher | None = None
@@ -50,6 +57,7 @@ class BrutorApp:
             "/v1/models": ("GET", self._models),
             "/healthz": ("GET", self._healthz),
             "/readyz": ("GET", self._readyz),
+            "/metrics": ("GET", self._metrics),
         }
 
     # -- RSGI lifecycle -------------------------------------------------------------------------------
@@ -58,6 +66,11 @@ class BrutorApp:
             self._gateway = self._with_store(loop)
         else:
             self._gateway = build_gateway(self._config)
+        if self._data_dir is not None:
+            from brutor.assemble import attach_observability, start_observability
+
+            attach_observability(self._gateway, self._data_dir, f"{os.getpid()}")
+            start_observability(self._gateway, loop)
         if self._gateway.jwt is not None:
             self._gateway.jwt.start(loop)
         if self._config_path:
@@ -140,9 +153,15 @@ class BrutorApp:
     async def _governed(self, scope: Any, proto: Any, parse: Callable[[bytes], Call]) -> None:
         gateway = self._gateway
         headers = scope.headers
-        ctx = RequestContext(self._ids.next(headers.get("x-request-id")), headers, scope.client)
+        ctx = self._context(scope)
         if gateway is None:
             self._reply(proto, ctx, error_reply(_not_ready()), None)
+            return
+        if gateway.tracing is not None:
+            ctx.trace = gateway.tracing.begin(headers.get("traceparent"))
+        if gateway.audit is not None and not gateway.audit.admits():
+            # Nothing is served unaudited: the spool is full and the sink unreachable.
+            self._reply(proto, ctx, error_reply(_audit_unavailable()), gateway)
             return
         limit = self._limit
 
@@ -177,16 +196,21 @@ class BrutorApp:
 
     def _reply(self, proto: Any, ctx: RequestContext, reply: Reply, gateway: Gateway | None) -> None:
         if gateway is None:
-            reply.headers.append(("x-request-id", ctx.request_id))
+            add_request_ids(reply.headers, ctx)
             proto.response_bytes(reply.status, reply.headers, reply.body)
             return
         send_reply(proto, ctx, reply, gateway.pipeline.egress)
 
+    def _context(self, scope: Any) -> RequestContext:
+        headers = scope.headers
+        return RequestContext(
+            self._ids.next(), headers, scope.client, client_request_id(headers.get("x-request-id"))
+        )
+
     # -- models --------------------------------------------------------------------------------------
     async def _identified(self, scope: Any, proto: Any) -> tuple[RequestContext, Gateway] | None:
         """Identify the caller for endpoints outside the pipeline; answers the error itself."""
-        headers = scope.headers
-        ctx = RequestContext(self._ids.next(headers.get("x-request-id")), headers, scope.client)
+        ctx = self._context(scope)
         gateway = self._gateway
         if gateway is None:
             self._reply(proto, ctx, error_reply(_not_ready()), None)
@@ -236,6 +260,14 @@ class BrutorApp:
     async def _healthz(self, scope: Any, proto: Any) -> None:
         self._plain(scope, proto, 200, b'{"status":"ok"}')
 
+    async def _metrics(self, scope: Any, proto: Any) -> None:
+        metrics = self._gateway.metrics if self._gateway is not None else None
+        if metrics is None:
+            self._plain_error(scope, proto, not_found("Metrics are off (metrics.enabled: false)."))
+            return
+        body = metrics.render()
+        proto.response_bytes(200, [("content-type", metrics.CONTENT_TYPE)], body)
+
     async def _readyz(self, scope: Any, proto: Any) -> None:
         if self._gateway is None:
             self._plain(scope, proto, 503, b'{"status":"starting"}')
@@ -269,9 +301,20 @@ class BrutorApp:
         self, scope: Any, proto: Any, status: int, body: bytes, extra: tuple[tuple[str, str], ...] = ()
     ) -> None:
         """A JSON answer outside the pipeline (health, admin, unknown paths); still carries a request id."""
-        request_id = self._ids.next(scope.headers.get("x-request-id"))
-        headers = [("content-type", "application/json"), ("x-request-id", request_id), *extra]
+        ctx = self._context(scope)
+        headers = [("content-type", "application/json"), *extra]
+        add_request_ids(headers, ctx)
         proto.response_bytes(status, headers, body)
+
+
+def _audit_unavailable() -> GatewayError:
+    return GatewayError(
+        503,
+        "The gateway cannot record requests right now (audit spool full); try again later.",
+        type="api_error",
+        code="audit_unavailable",
+        headers=(("retry-after", "5"),),
+    )
 
 
 def _not_ready() -> GatewayError:
@@ -282,4 +325,5 @@ def create_app() -> BrutorApp:
     """granian factory: each worker process builds its own app from the same validated config."""
     path = os.environ.get(CONFIG_ENV)
     config = load_config(path) if path else default_config()
-    return BrutorApp(config, path or None)
+    run_dir = os.environ.get(DATA_DIR_ENV)
+    return BrutorApp(config, path or None, Path(run_dir) if run_dir else None)

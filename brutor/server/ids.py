@@ -1,4 +1,5 @@
-"""Request ids: a client's ``X-Request-ID`` when it is sane, else a cheap unique id."""
+"""Request ids: the gateway's own unique id for every request (the audit key), and the client's
+``X-Request-ID`` beside it when it is sane (clients reuse theirs, so it can never be the key)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ class RequestIds:
         self._prefix = secrets.token_hex(6)
         self._counter = itertools.count(1)
 
-    def next(self, offered: str | None) -> str:
-        if offered is not None and _SANE.fullmatch(offered):
-            return offered
+    def next(self) -> str:
         return f"{self._prefix}{next(self._counter):08x}"
+
+
+def client_request_id(offered: str | None) -> str | None:
+    return offered if offered is not None and _SANE.fullmatch(offered) else None

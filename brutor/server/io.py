@@ -68,12 +68,22 @@ async def _drain(chunks: Any, budget: int) -> None:
         budget -= len(part)
 
 
+def add_request_ids(headers: list[tuple[str, str]], ctx: RequestContext) -> None:
+    """``x-request-id`` echoes the client's id when it sent one; the gateway's own id (the audit key)
+    then travels as ``x-brutor-request-id``."""
+    if ctx.client_request_id is None:
+        headers.append(("x-request-id", ctx.request_id))
+    else:
+        headers.append(("x-request-id", ctx.client_request_id))
+        headers.append(("x-brutor-request-id", ctx.request_id))
+
+
 def send_reply(proto: Any, ctx: RequestContext, reply: Reply, egress: ReturnPath) -> None:
     ctx.status = reply.status
     # The return path runs before the client sees any byte of the answer.
     egress.record(ctx)
     headers = reply.headers
-    headers.append(("x-request-id", ctx.request_id))
+    add_request_ids(headers, ctx)
     if ctx.response_headers:
         headers.extend(ctx.response_headers)
     proto.response_bytes(reply.status, headers, reply.body)
@@ -127,7 +137,7 @@ async def send_stream(
     """Forward each chunk as it arrives; ``guard`` cancels the upstream as soon as the client goes away."""
     ctx.status = reply.status
     headers: Headers = reply.headers
-    headers.append(("x-request-id", ctx.request_id))
+    add_request_ids(headers, ctx)
     if ctx.response_headers:
         headers.extend(ctx.response_headers)
     transport = proto.response_stream(reply.status, headers)

@@ -271,7 +271,8 @@ class GatewayProcess:
             text = config if isinstance(config, str) else yaml.safe_dump(config, sort_keys=False)
             self.config_path.write_text(text)
         self.args = list(args)
-        self.env = clean_env(env)
+        # Spool, SQLite audit file and metrics stay inside the test's directory.
+        self.env = clean_env({"BRUTOR_DATA_DIR": str(workdir / "data"), **(env or {})})
         self.stdout_path = workdir / "gateway.stdout.log"
         self.stderr_path = workdir / "gateway.stderr.log"
         self.proc: subprocess.Popen[bytes] | None = None

@@ -356,11 +356,13 @@ def test_two_workers_serve_requests_and_log_to_stdout(tmp_path: Path) -> None:
         assert asyncio.run(burst()) == [offline_answer(f"burst {i}") for i in range(20)]
 
         def logged() -> set[str]:
-            return {str(o.get("request_id")) for o in json_lines(gw.stdout())}
+            return {str(o.get("client_request_id")) for o in json_lines(gw.stdout())}
 
         wanted = {f"workers-{i}" for i in range(20)}
         assert wait_until(lambda: wanted <= logged(), 5), f"missing access-log lines: {wanted - logged()}"
-        lines = [o for o in json_lines(gw.stdout()) if str(o.get("request_id", "")).startswith("workers-")]
+        lines = [
+            o for o in json_lines(gw.stdout()) if str(o.get("client_request_id", "")).startswith("workers-")
+        ]
         assert len(lines) == 20
         for o in lines:
             assert o["tenant"] == "multi" and o["key_id"] == "multi" and o["status"] == 200

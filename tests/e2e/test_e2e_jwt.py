@@ -138,7 +138,7 @@ def access_record(gw: GatewayProcess, request_id: str) -> dict[str, Any]:
     while time.monotonic() < deadline:
         text = gw.access_log_path.read_text() if gw.access_log_path.exists() else ""  # type: ignore[attr-defined]
         for line in json_lines(text):
-            if line.get("request_id") == request_id:
+            if line.get("client_request_id") == request_id:
                 return line
         time.sleep(0.05)
     raise AssertionError(f"no access-log line for {request_id}")

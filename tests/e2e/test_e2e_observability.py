@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import openai
@@ -41,12 +42,12 @@ REQUIRED_FIELDS = {
 
 def _log_line(gateway: Any, request_id: str, timeout: float = 5.0) -> dict[str, Any]:
     def find() -> dict[str, Any] | None:
-        lines = [o for o in json_lines(gateway.access_log()) if o.get("request_id") == request_id]
+        lines = [o for o in json_lines(gateway.access_log()) if o.get("client_request_id") == request_id]
         return lines[0] if lines else None
 
     line = wait_until(find, timeout)
     assert line, f"no access-log line for {request_id}:\n{gateway.access_log()[-2000:]}"
-    matches = [o for o in json_lines(gateway.access_log()) if o.get("request_id") == request_id]
+    matches = [o for o in json_lines(gateway.access_log()) if o.get("client_request_id") == request_id]
     assert len(matches) == 1, f"expected exactly one access-log line per request, got {matches}"
     return line
 
@@ -189,16 +190,17 @@ def test_secrets_never_logged_or_echoed(gateway: Any, mock: Any) -> None:
 
 
 def _usage(gateway: Any) -> dict[str, Any]:
-    resp = gateway.request("GET", "/admin/usage", headers=auth(ADMIN_KEY))
+    resp = gateway.request("GET", "/admin/usage?group_by=tenant", headers=auth(ADMIN_KEY))
     assert resp.status == 200, resp
     data = resp.json()
-    assert isinstance(data.get("tenants"), dict), data
+    assert data["object"] == "brutor.usage" and isinstance(data["data"], list), data
     return data
 
 
 def _tenant(data: dict[str, Any], tenant: str) -> dict[str, int]:
     zero = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "errors": 0}
-    return {**zero, **data["tenants"].get(tenant, {})}
+    row = next((r for r in data["data"] if r["group"] == tenant), {})
+    return {k: row.get(k, 0) for k in zero}
 
 
 def test_admin_usage_requires_admin_key(gateway: Any) -> None:
@@ -209,8 +211,20 @@ def test_admin_usage_requires_admin_key(gateway: Any) -> None:
     assert_openai_error(resp, resp.status)
 
 
+def _settled(gateway: Any, tenant: str) -> dict[str, int]:
+    """Usage once earlier tests' rows have reached the audit sink (it is written in batches)."""
+    last = _tenant(_usage(gateway), tenant)
+    for _ in range(50):
+        time.sleep(0.3)
+        now = _tenant(_usage(gateway), tenant)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError("usage never settled")
+
+
 def test_admin_usage_counts_per_tenant(gateway: Any) -> None:
-    before = _tenant(_usage(gateway), "initech")
+    before = _settled(gateway, "initech")
     m1 = [{"role": "user", "content": "count these four words"}]
     m2 = [{"role": "system", "content": "two words"}, {"role": "user", "content": "and three more"}]
     m3 = [{"role": "user", "content": "upstream stream accounting here"}]

@@ -554,7 +554,7 @@ def test_client_disconnect_cancels_a_non_stream_call(gateway: Any, mock: MockOpe
     line: dict[str, Any] | None = None
     while time.monotonic() < deadline and line is None:
         line = next(
-            (x for x in json_lines(gateway.access_log()) if x.get("request_id") == "abandon-7c1"), None
+            (x for x in json_lines(gateway.access_log()) if x.get("client_request_id") == "abandon-7c1"), None
         )
         time.sleep(0.05)
     # The upstream would answer only after mock.server.slow_first_byte (3 s): a record well before that

@@ -11,7 +11,6 @@ import pytest
 from brutor.context import Call, Principal, RequestContext, Target
 from brutor.errors import GatewayError, unauthorized
 from brutor.observability.accesslog import AccessLog
-from brutor.observability.usage import UsageCounters
 from brutor.pipeline import Pipeline
 from brutor.pipeline.egress import ReturnPath
 from brutor.pipeline.reply import Reply, StreamReply, json_reply
@@ -41,7 +40,7 @@ def make(log: list[str], tmp_path: Path, **overrides: Recorder) -> Pipeline:
         log.append(f"call:{plan}")
         return json_reply(200, {"ok": True})
 
-    egress = ReturnPath(AccessLog(str(tmp_path / "access.log")), UsageCounters())
+    egress = ReturnPath(AccessLog(str(tmp_path / "access.log")))
     return Pipeline(
         identify=stages["identify"],
         authorize=stages["authorize"],
@@ -98,23 +97,31 @@ def test_unrouted_target_is_a_clean_404(tmp_path: Path) -> None:
     assert info.value.status == 404
 
 
-def test_return_path_writes_a_json_line_and_counts_usage(tmp_path: Path) -> None:
+def test_return_path_writes_a_json_line_and_builds_the_audit_record(tmp_path: Path) -> None:
     path = tmp_path / "access.log"
-    usage = UsageCounters()
-    egress = ReturnPath(AccessLog(str(path)), usage)
+    egress = ReturnPath(
+        AccessLog(str(path)), cost=lambda model, p, c: (p * 2 + c) / 1e6 if model == "gpt-x" else 0.0
+    )
     ctx = RequestContext("rid-1", {})
     ctx.principal = Principal("key-1", "acme")
     ctx.call = Call(Target.LLM, "chat.completions", "gpt-x", stream=True)
     ctx.status = 200
     ctx.usage.prompt_tokens, ctx.usage.completion_tokens = 12, 34
-    egress.record(ctx)
+    first = egress.record(ctx)
     ctx.status, ctx.error_code = 502, "upstream_error"
-    egress.record(ctx)
+    second = egress.record(ctx)
     egress._log.close()
+    assert (first.tenant, first.key_id, first.resource, first.stream, first.status) == (
+        "acme",
+        "key-1",
+        "gpt-x",
+        True,
+        200,
+    )
+    assert first.cost_usd == (12 * 2 + 34) / 1e6 and first.request_id == "rid-1"
+    assert (second.status, second.error_code) == (502, "upstream_error")
     lines = [orjson.loads(line) for line in path.read_bytes().splitlines()]
     assert [x["status"] for x in lines] == [200, 502]
     assert lines[0]["tenant"] == "acme" and lines[0]["key_id"] == "key-1" and lines[0]["model"] == "gpt-x"
     assert lines[0]["stream"] is True and lines[0]["prompt_tokens"] == 12
-    assert usage.snapshot() == {
-        "acme": {"requests": 2, "prompt_tokens": 24, "completion_tokens": 68, "errors": 1}
-    }
+    assert lines[1]["error_code"] == "upstream_error" and lines[0]["cost_usd"] == first.cost_usd

@@ -1,0 +1,87 @@
+"""The audit row of one request, built once by the return path and read by the audit writer, metrics,
+the access log and tracing. Never holds prompt or completion text, credentials or matched PII."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+# Column order of the sinks (PostgreSQL COPY, SQLite INSERT); ``as_row`` follows it.
+COLUMNS = (
+    "request_id",
+    "client_request_id",
+    "trace_id",
+    "started_at",
+    "duration_ms",
+    "tenant",
+    "key_id",
+    "subject",
+    "target",
+    "operation",
+    "resource",
+    "deployment",
+    "stream",
+    "status",
+    "error_code",
+    "cache_status",
+    "stage_ms",
+    "ttft_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "usage_estimated",
+    "cost_usd",
+    "guardrails",
+    "client",
+)
+
+
+@dataclass(slots=True)
+class AuditRecord:
+    # The gateway's own id (unique: the idempotency key of every sink).
+    request_id: str
+    # The client's X-Request-ID, when it sent one (not unique: clients reuse them).
+    client_request_id: str | None
+    # 32 lowercase hex digits (W3C trace id), or None when the request was not traced.
+    trace_id: str | None
+    # Unix time in seconds when the request arrived.
+    started_at: float
+    duration_ms: float
+    tenant: str | None
+    key_id: str | None
+    subject: str | None
+    # Route target ("llm", "mcp", "skill", "a2a") and operation ("chat.completions", "tools/call", …).
+    target: str | None
+    operation: str | None
+    # The model / tool / skill / agent name policy applied to.
+    resource: str | None
+    deployment: str | None
+    stream: bool
+    status: int
+    error_code: str | None
+    # "off" | "hit" | "miss" | "bypass"
+    cache_status: str
+    # Milliseconds spent per pipeline stage (only the stages the request reached).
+    stage_ms: dict[str, float] = field(default_factory=dict)
+    ttft_ms: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    # True when completion tokens were counted by the gateway (the upstream sent no usage).
+    usage_estimated: bool = False
+    cost_usd: float = 0.0
+    # Guardrail decisions: [{"stage": "request", "action": "redact", "types": {"EMAIL": 2}}, …]
+    guardrails: list[dict[str, Any]] | None = None
+    client: str = ""
+
+    def as_row(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in COLUMNS)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({name: getattr(self, name) for name in COLUMNS})
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> AuditRecord:
+        return cls(**orjson.loads(data))
