@@ -60,6 +60,9 @@ class Gateway:
     async def aclose(self) -> None:
         if self.jwt is not None:
             await self.jwt.aclose()
+        if self.limits is not None:
+            # Flushes settlements still queued on the shared limiter's connection.
+            await self.limits.limiter.aclose()
         if self.store is not None:
             await self.store.aclose()
         if self.audit is not None:

@@ -2,7 +2,8 @@
 budgets, per subject (key, user, tenant, model), reserved before the upstream call and settled after.
 
 Build once at start-up: a ``RateLimiter`` over a ``MemoryBackend`` (embedded default) and optionally a
-``RedisBackend`` (``brutor.limits.redis_backend``, shared by all workers; imported only when used);
+``RedisBackend`` (``brutor.limits.redis_backend``, shared by all workers, over the limiter's own
+pipelining RESP client in ``redis_client``; imported only when used);
 compile each request's limits into a ``LimitSet`` (cacheable).
 
 Algorithms, and why:

@@ -1,17 +1,19 @@
 """The engine the pipeline calls: ``reserve`` before the upstream call, ``reconcile`` after it.
 
-With a shared backend (Redis) it adds the outage policy: each call gets ``timeout`` seconds; after a
-failure the shared backend is skipped for ``retry_interval`` seconds, then one request probes it. While
-it is unusable, ``fail_open`` decides with the local in-memory limiter (same limits times its ``share``)
-and ``fail_closed`` denies with ``limiter_unavailable``. Each transition is logged once.
+With a shared backend (Redis) it adds the outage policy: each call gets ``timeout`` seconds (enforced
+by the backend itself when it can, see ``Backend.bound``, else by a timer per call); after a failure the
+shared backend is skipped for ``retry_interval`` seconds, then one request probes it. While it is
+unusable, ``fail_open`` decides with the local in-memory limiter (same limits times its ``share``) and
+``fail_closed`` denies with ``limiter_unavailable``. Each transition is logged once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 from brutor.limits.backend import Backend, BackendUnavailable
 from brutor.limits.clock import Clock, MonotonicClock
@@ -20,6 +22,7 @@ from brutor.limits.memory import MemoryBackend
 from brutor.limits.spec import MAX_AMOUNT, LimitSet
 
 FailPolicy = Literal["fail_open", "fail_closed"]
+T = TypeVar("T")
 
 # Longest a concurrency slot is held when its request is never settled (a crashed worker); callers pass
 # their own upstream deadline plus a margin.
@@ -68,6 +71,8 @@ class RateLimiter:
         self._log = logger if logger is not None else logging.getLogger("brutor.limits")
         self._clock = clock if clock is not None else MonotonicClock()
         self._probe_at = 0  # while degraded: when the shared backend may be tried again
+        # A backend that bounds its own calls saves the engine a timer per call.
+        self._timed = shared is not None and not shared.bound(timeout)
 
     async def reserve(
         self, limits: LimitSet, *, tokens: int, cost: int = 0, lease: float = DEFAULT_LEASE
@@ -83,8 +88,8 @@ class RateLimiter:
         if shared is not None and limits.entries:
             if self._usable():
                 try:
-                    async with asyncio.timeout(self._timeout):
-                        decision = await shared.reserve(limits, tokens=tokens, cost=cost, lease_ms=lease_ms)
+                    call = shared.reserve(limits, tokens=tokens, cost=cost, lease_ms=lease_ms)
+                    decision = await (self._timed_call(call) if self._timed else call)
                 except (BackendUnavailable, TimeoutError) as exc:
                     self._failed(exc)
                 else:
@@ -114,8 +119,8 @@ class RateLimiter:
             self.stats.lost_settlements += 1
             return
         try:
-            async with asyncio.timeout(self._timeout):
-                await self._shared.reconcile(reservation, tokens=tokens, cost=cost)
+            call = self._shared.reconcile(reservation, tokens=tokens, cost=cost)
+            await (self._timed_call(call) if self._timed else call)
         except (BackendUnavailable, TimeoutError) as exc:
             reservation.settled = True
             self.stats.lost_settlements += 1
@@ -124,18 +129,44 @@ class RateLimiter:
             self._recovered()
 
     def settle_now(self, reservation: Reservation, *, tokens: int, cost: int = 0) -> bool:
-        """Settle synchronously when the reservation is local (no I/O); False means: use ``reconcile``."""
-        if reservation.backend is not self._local:
+        """Settle without awaiting: on the local backend (no I/O), or by queueing the settlement on a
+        healthy shared backend that bounds its own calls (the outcome is counted when the reply comes,
+        as ``reconcile`` counts it). Saves the return path a task per request. False: nothing was
+        done, use ``reconcile``."""
+        if reservation.settled:
+            return True
+        tokens = min(max(tokens, 0), MAX_AMOUNT)
+        cost = min(max(cost, 0), MAX_AMOUNT)
+        backend = reservation.backend
+        if backend is self._local:
+            self._local.reconcile_now(reservation, tokens=tokens, cost=cost)
+            return True
+        shared = self._shared
+        # Degraded: reconcile decides between a probe and a lost settlement. Timed: only a coroutine
+        # can be bounded by the engine.
+        if backend is not shared or shared is None or self.stats.degraded or self._timed:
             return False
-        if not reservation.settled:
-            self._local.reconcile_now(
-                reservation, tokens=min(max(tokens, 0), MAX_AMOUNT), cost=min(max(cost, 0), MAX_AMOUNT)
-            )
-        return True
+        return shared.settle_nowait(reservation, tokens=tokens, cost=cost, done=self._settled)
+
+    def _settled(self, exc: BackendUnavailable | None) -> None:
+        if exc is None:
+            self._recovered()
+        else:
+            self.stats.lost_settlements += 1
+            self._failed(exc)
 
     async def release(self, reservation: Reservation) -> None:
         """Give everything back: the request never reached the upstream (the request still counts)."""
         await self.reconcile(reservation, tokens=0, cost=0)
+
+    async def aclose(self) -> None:
+        """Close the shared backend's connection (at shutdown; a later call would reconnect)."""
+        if self._shared is not None:
+            await self._shared.aclose()
+
+    async def _timed_call(self, call: Awaitable[T]) -> T:
+        async with asyncio.timeout(self._timeout):
+            return await call
 
     def _usable(self) -> bool:
         if not self.stats.degraded:

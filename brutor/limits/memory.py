@@ -10,6 +10,7 @@ import itertools
 import secrets
 from typing import Any
 
+from brutor.limits.backend import Settled
 from brutor.limits.clock import CalendarWindows, Clock, MonotonicClock
 from brutor.limits.decision import SLOT_RETRY_MS, Decision, Reservation, decide
 from brutor.limits.spec import (
@@ -60,11 +61,22 @@ class MemoryBackend:
         self._sweep_every = sweep_every
         self._until_sweep = sweep_every
 
+    def bound(self, timeout: float) -> bool:
+        return True  # nothing here waits
+
+    async def aclose(self) -> None:
+        pass
+
     async def reserve(self, limits: LimitSet, *, tokens: int, cost: int, lease_ms: int) -> Decision:
         return self.reserve_now(limits, tokens=tokens, cost=cost, lease_ms=lease_ms)
 
     async def reconcile(self, reservation: Reservation, *, tokens: int, cost: int) -> None:
         self.reconcile_now(reservation, tokens=tokens, cost=cost)
+
+    def settle_nowait(self, reservation: Reservation, *, tokens: int, cost: int, done: Settled) -> bool:
+        self.reconcile_now(reservation, tokens=tokens, cost=cost)
+        done(None)
+        return True
 
     def reserve_now(self, limits: LimitSet, *, tokens: int, cost: int, lease_ms: int) -> Decision:
         now = self._clock()

@@ -11,6 +11,8 @@ import timeit
 import uuid
 from collections.abc import Callable
 
+from limits_support import delete_prefix
+
 from brutor.limits import LimitKind, LimitSet, LimitSpec, MemoryBackend, RateLimiter
 from brutor.limits.redis_backend import RedisBackend, connect
 
@@ -70,9 +72,7 @@ async def bench_redis(limits: LimitSet, n: int = 1_500, rounds: int = 5) -> tupl
         c2, w2 = time.process_time(), time.perf_counter()
         sample = [(w1 - w0) / n, (c1 - c0) / n, (w2 - w1) / n, (c2 - c1) / n]
         best = [min(b, x * 1e6) for b, x in zip(best, sample, strict=True)]
-    keys = [k async for k in client.scan_iter(f"{prefix}*")]
-    if keys:
-        await client.delete(*keys)
+    await delete_prefix(client, prefix)
     await client.aclose()
     return best[0], best[1], best[2], best[3]
 
@@ -94,9 +94,7 @@ async def bench_redis_concurrent(limits: LimitSet, n: int = 3_000, in_flight: in
     t = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(in_flight)))
     rate = n / (time.perf_counter() - t)
-    keys = [k async for k in client.scan_iter(f"{prefix}*")]
-    if keys:
-        await client.delete(*keys)
+    await delete_prefix(client, prefix)
     await client.aclose()
     return rate
 

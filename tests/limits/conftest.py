@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
@@ -19,6 +18,7 @@ from limits_support import REDIS_URL, FakeClock, Harness, delete_prefix, unique_
 
 from brutor.limits import MemoryBackend
 from brutor.limits.redis_backend import RedisBackend, connect
+from brutor.limits.redis_client import RedisClient
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def runner() -> Iterator[asyncio.Runner]:
 
 
 @pytest.fixture
-def redis_client(runner: asyncio.Runner) -> Iterator[tuple[Redis, str]]:
+def redis_client(runner: asyncio.Runner) -> Iterator[tuple[RedisClient, str]]:
     """A client on the test's loop and a fresh key prefix, removed after the test."""
     client = connect(REDIS_URL, timeout=1.0)
     prefix = unique_prefix()

@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from redis.asyncio import Redis
-
 from brutor.limits import Decision, LimitSet, MemoryBackend, Reservation
 from brutor.limits.redis_backend import RedisBackend
+from brutor.limits.redis_client import RedisClient
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 # 2025-03-14T12:00:00Z: mid-day, mid-month, so tests that need a boundary move there explicitly.
@@ -49,14 +48,24 @@ class Harness:
         return self.runner.run(self.backend.inspect(limits))
 
 
-async def delete_prefix(client: Redis, prefix: str) -> None:
-    keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=1000)]
+async def scan_keys(client: RedisClient, pattern: str) -> list[bytes]:
+    found: list[bytes] = []
+    cursor = b"0"
+    while True:
+        cursor, keys = await client.execute("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)
+        found += keys
+        if cursor == b"0":
+            return found
+
+
+async def delete_prefix(client: RedisClient, prefix: str) -> None:
+    keys = await scan_keys(client, f"{prefix}*")
     if keys:
-        await client.delete(*keys)
+        await client.execute("DEL", *keys)
 
 
 async def purge(prefix: str) -> None:
-    client = Redis.from_url(REDIS_URL)
+    client = RedisClient(REDIS_URL, timeout=2.0)
     try:
         await delete_prefix(client, prefix)
     finally:

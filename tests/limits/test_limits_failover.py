@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 
 import pytest
 from limits_support import FakeClock
-from redis.asyncio import Redis
 
 from brutor.limits import (
     UNAVAILABLE,
@@ -24,7 +23,9 @@ from brutor.limits import (
     RateLimiter,
     Reservation,
 )
+from brutor.limits.backend import Settled
 from brutor.limits.redis_backend import RedisBackend, connect
+from brutor.limits.redis_client import RedisClient
 
 RPM3 = LimitSet([("key:a", LimitSpec(LimitKind.RPM, 3))])
 SLOTS1 = LimitSet([("key:a", LimitSpec(LimitKind.CONCURRENCY, 1))])
@@ -44,6 +45,15 @@ class Flaky:
         self.down = False
         self.calls = 0
 
+    def bound(self, timeout: float) -> bool:
+        return False  # the engine times its calls
+
+    def settle_nowait(self, reservation: Reservation, *, tokens: int, cost: int, done: Settled) -> bool:
+        return False  # never asked: only self-bounded backends are settled from a callback
+
+    async def aclose(self) -> None:
+        pass
+
     async def reserve(self, limits: LimitSet, *, tokens: int, cost: int, lease_ms: int) -> Decision:
         self.calls += 1
         if self.down:
@@ -60,7 +70,7 @@ class Flaky:
         await self.inner.reconcile(reservation, tokens=tokens, cost=cost)
 
 
-def closed_port_limiter(policy: FailPolicy, clock: FakeClock) -> tuple[RateLimiter, Redis]:
+def closed_port_limiter(policy: FailPolicy, clock: FakeClock) -> tuple[RateLimiter, RedisClient]:
     client = connect("redis://127.0.0.1:1/0", timeout=0.05)  # nothing listens on port 1
     shared = RedisBackend(client, prefix="brutor:rl:never:")
     return RateLimiter(MemoryBackend(clock), shared, policy=policy, timeout=0.1, clock=clock), client

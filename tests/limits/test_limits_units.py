@@ -6,8 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from limits_support import FakeClock
-from redis.asyncio import Redis
+from limits_support import FakeClock, scan_keys
 
 from brutor.limits import (
     Decision,
@@ -24,6 +23,7 @@ from brutor.limits import (
 )
 from brutor.limits.clock import CalendarWindows
 from brutor.limits.redis_backend import RedisBackend
+from brutor.limits.redis_client import RedisClient
 
 K = LimitKind
 
@@ -184,16 +184,16 @@ def test_memory_sweep_forgets_only_empty_counters() -> None:
     assert mem.inspect(ls)[2] == 4
 
 
-def test_noscript_falls_back_to_eval(runner: asyncio.Runner, redis_client: tuple[Redis, str]) -> None:
+def test_noscript_falls_back_to_eval(runner: asyncio.Runner, redis_client: tuple[RedisClient, str]) -> None:
     client, prefix = redis_client
     backend = RedisBackend(client, prefix=prefix, clock=FakeClock())
     ls = LimitSet([("k", LimitSpec(K.RPM, 2))])
 
     async def go() -> list[bool]:
-        await client.script_flush()
+        await client.execute("SCRIPT", "FLUSH")
         first = await backend.reserve(ls, tokens=0, cost=0, lease_ms=1000)
         second = await backend.reserve(ls, tokens=0, cost=0, lease_ms=1000)  # now via EVALSHA
-        await client.script_flush()
+        await client.execute("SCRIPT", "FLUSH")
         third = await backend.reserve(ls, tokens=0, cost=0, lease_ms=1000)
         return [first.allowed, second.allowed, third.allowed]
 
@@ -201,7 +201,7 @@ def test_noscript_falls_back_to_eval(runner: asyncio.Runner, redis_client: tuple
 
 
 def test_redis_keys_are_namespaced_hash_tagged_and_expire(
-    runner: asyncio.Runner, redis_client: tuple[Redis, str]
+    runner: asyncio.Runner, redis_client: tuple[RedisClient, str]
 ) -> None:
     client, prefix = redis_client
     clock = FakeClock(ms("2025-03-14T12:00:00"))
@@ -217,7 +217,8 @@ def test_redis_keys_are_namespaced_hash_tagged_and_expire(
 
     async def go() -> dict[str, int]:
         await backend.reserve(ls, tokens=5, cost=5, lease_ms=30_000)
-        return {k.decode()[len(prefix) :]: await client.pttl(k) async for k in client.scan_iter(f"{prefix}*")}
+        keys = await scan_keys(client, f"{prefix}*")
+        return {k.decode()[len(prefix) :]: await client.execute("PTTL", k) for k in keys}
 
     ttls = runner.run(go())
     assert set(ttls) == {
