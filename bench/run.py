@@ -48,11 +48,15 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_CPU = "0"
 LOAD_CPU = "1"
 NOISY_PCT = 10.0  # flag a target when other processes used more than this % of a core during a run
-ALL_TARGETS = ("direct", "passthrough", "brutor", "governed", "litellm")
+ALL_TARGETS = ("direct", "passthrough", "bare", "brutor", "pgaudit", "traced", "pii", "governed", "litellm")
 LABELS = {
     "direct": "wrk → nginx directly",
     "passthrough": "bare passthrough (granian RSGI + pyreqwest)",
-    "brutor": "Brutor",
+    "bare": "Brutor, audit + metrics off",
+    "brutor": "Brutor (defaults: audit to SQLite + metrics)",
+    "pgaudit": "Brutor, audit to PostgreSQL + metrics",
+    "traced": "Brutor + tracing 100 % (OTLP)",
+    "pii": "Brutor + PII scan of requests and responses",
     "governed": "Brutor + RS256 JWT + 4 Redis limits",
     "litellm": "LiteLLM proxy 1.110.2",
 }
@@ -509,13 +513,40 @@ def start_passthrough(ctx: Context, port: int) -> Proc | None:
     return ctx.spawn("passthrough", pinned(SERVER_CPU, argv, ctx.pin), env=env, cwd=BENCH)
 
 
-def start_brutor(ctx: Context, port: int) -> Proc | None:
-    brutor = ctx.args.brutor_bin or _venv_bin("brutor")
-    if not brutor or not Path(brutor).exists():
-        return None
-    env = {**os.environ, "BENCH_NGINX_PORT": str(ctx.nginx_port)}
-    argv = [brutor, "serve", "--config", str(BENCH / "brutor.yaml"), "--port", str(port), "--workers", "1"]
-    return ctx.spawn("brutor", pinned(SERVER_CPU, argv, ctx.pin), env=env, cwd=REPO)
+# Environment switches of bench/brutor.yaml per variant.
+VARIANTS = {
+    "bare": {"BENCH_AUDIT": "off", "BENCH_METRICS": "false"},
+    "brutor": {},
+    "pgaudit": {"BENCH_AUDIT": "postgres", "BENCH_PG_SCHEMA": f"brutor_bench_{os.getpid()}"},
+    "traced": {"BENCH_TRACING": "true"},
+    "pii": {"BENCH_PII": "true"},
+}
+
+
+def brutor_starter(name: str) -> Callable[[Context, int], Proc | None]:
+    def start(ctx: Context, port: int) -> Proc | None:
+        brutor = ctx.args.brutor_bin or _venv_bin("brutor")
+        if not brutor or not Path(brutor).exists():
+            return None
+        env = {
+            **os.environ,
+            "BENCH_NGINX_PORT": str(ctx.nginx_port),
+            "BRUTOR_DATA_DIR": str(ctx.tmp / "brutor-data" / name),
+            **VARIANTS[name],
+        }
+        argv = [
+            brutor,
+            "serve",
+            "--config",
+            str(BENCH / "brutor.yaml"),
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ]
+        return ctx.spawn(name, pinned(SERVER_CPU, argv, ctx.pin), env=env, cwd=REPO)
+
+    return start
 
 
 def governed_token(ctx: Context) -> str:
@@ -542,6 +573,7 @@ def start_governed(ctx: Context, port: int) -> Proc | None:
         **os.environ,
         "BENCH_NGINX_PORT": str(ctx.nginx_port),
         "BENCH_JWT_PEM": str(ctx.tmp / "bench-jwt.pem"),
+        "BRUTOR_DATA_DIR": str(ctx.tmp / "brutor-data" / "governed"),
     }
     config = str(BENCH / "brutor-governed.yaml")
     argv = [brutor, "serve", "--config", config, "--port", str(port), "--workers", "1"]
@@ -612,13 +644,16 @@ def make_targets(ctx: Context, nginx: Proc) -> list[Target]:
             note="no server under test: nginx shares core 1 with wrk; CPU column is nginx's",
         ),
         server_target("passthrough", LABELS["passthrough"], start_passthrough, api_key="sk-bench-0123456789"),
-        server_target(
-            "brutor",
-            LABELS["brutor"],
-            start_brutor,
-            api_key="sk-bench-0123456789",
-            model_plain="bench-plain",
-            model_stream="bench-stream",
+        *(
+            server_target(
+                name,
+                LABELS[name],
+                brutor_starter(name),
+                api_key="sk-bench-0123456789",
+                model_plain="bench-plain",
+                model_stream="bench-stream",
+            )
+            for name in VARIANTS
         ),
         server_target(
             "governed",
@@ -914,7 +949,13 @@ def render_ratios(by: dict[str, Result]) -> list[str]:
 
     rows = [(f"{LABELS[k]} / direct nginx", k, "direct") for k in ("passthrough", "brutor", "litellm")]
     rows += [("Brutor / passthrough", "brutor", "passthrough"), ("Brutor / LiteLLM", "brutor", "litellm")]
-    rows += [("Brutor governed (JWT + Redis limits) / Brutor", "governed", "brutor")]
+    rows += [
+        ("Brutor defaults (audit + metrics) / bare", "brutor", "bare"),
+        ("Brutor, audit to PostgreSQL + metrics / bare", "pgaudit", "bare"),
+        ("Brutor + tracing 100 % / bare", "traced", "bare"),
+        ("Brutor + PII scan / Brutor", "pii", "brutor"),
+        ("Brutor governed (JWT + Redis limits) / Brutor", "governed", "brutor"),
+    ]
     out = ["| ratio (RPS) | non-stream | stream |", "|---|---|---|"]
     for name, a, b in rows:
         out.append(
@@ -1003,6 +1044,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return a
 
 
+def drop_bench_schema(schema: str) -> None:
+    """The pgaudit target's audit rows are the benchmark's, not anyone's: remove them."""
+    import asyncio
+
+    import asyncpg
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(
+            os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+        )
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    with contextlib.suppress(OSError, asyncpg.PostgresError):
+        asyncio.run(drop())
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -1036,6 +1096,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for p in reversed(ctx.procs):
             p.stop()
+        if "pgaudit" in args.targets:
+            drop_bench_schema(VARIANTS["pgaudit"]["BENCH_PG_SCHEMA"])
     text = render(ctx, results, started)
     print("\n" + text)
     out = BENCH / "out" / f"{started:%Y%m%dT%H%M%SZ}.md"

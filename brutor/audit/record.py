@@ -76,8 +76,41 @@ class AuditRecord:
     guardrails: list[dict[str, Any]] | None = None
     client: str = ""
 
-    def as_row(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in COLUMNS)
+    def as_row(self, *, json_text: bool = False) -> tuple[Any, ...]:
+        """Values in ``COLUMNS`` order; with ``json_text`` the two structured columns as JSON text.
+        Spelled out (not a loop over names): it runs once per row in the audit writer."""
+        stage_ms: Any = self.stage_ms
+        guardrails: Any = self.guardrails
+        if json_text:
+            stage_ms = orjson.dumps(stage_ms).decode() if stage_ms is not None else None
+            guardrails = orjson.dumps(guardrails).decode() if guardrails is not None else None
+        return (
+            self.request_id,
+            self.client_request_id,
+            self.trace_id,
+            self.started_at,
+            self.duration_ms,
+            self.tenant,
+            self.key_id,
+            self.subject,
+            self.target,
+            self.operation,
+            self.resource,
+            self.deployment,
+            self.stream,
+            self.status,
+            self.error_code,
+            self.cache_status,
+            stage_ms,
+            self.ttft_ms,
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.cached_tokens,
+            self.usage_estimated,
+            self.cost_usd,
+            guardrails,
+            self.client,
+        )
 
     def to_json(self) -> bytes:
         return orjson.dumps({name: getattr(self, name) for name in COLUMNS})

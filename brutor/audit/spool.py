@@ -24,6 +24,7 @@ from pathlib import Path
 log = logging.getLogger("brutor.audit")
 
 _HEADER = struct.Struct("<II")
+FRAME_OVERHEAD = _HEADER.size
 _MAX_FRAME = 16 * 1024 * 1024
 _SLOTS = 256
 
@@ -201,13 +202,19 @@ class Spool:
     def full(self) -> bool:
         return self.pending >= self.max_bytes
 
-    def append(self, payload: bytes) -> bool:
-        """Write one row; False (nothing written) when the spool is full."""
+    @property
+    def end(self) -> Position:
+        """Where the next row will start, as a reader's checkpoint would name it."""
+        return Position(self._segment, self._size)
+
+    def append(self, payload: bytes) -> Position | None:
+        """Write one row; the position just after it, or None (nothing written) when the spool is full."""
         data = frame(payload)
         if self.pending + len(data) > self.max_bytes:
-            return False
+            return None
         os.write(self._fd, data)
         self._size += len(data)
+        end = Position(self._segment, self._size)
         self.pending += len(data)
         self.dirty = True
         if self._size >= self.segment_bytes:
@@ -216,7 +223,7 @@ class Spool:
             os.close(self._fd)
             self._segment += 1
             self._open_segment()
-        return True
+        return end
 
     def sync(self) -> None:
         """fdatasync the open segment (run in a thread by the writer, every ``fsync_interval``)."""

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from brutor.audit.record import AuditRecord
 from brutor.audit.sinks import PostgresSink, Sink, SqliteSink
-from brutor.audit.spool import Spool
-from brutor.audit.writer import AuditWriter
+from brutor.audit.spool import FRAME_OVERHEAD, Spool
+from brutor.audit.writer import AuditWriter, Recent
 from brutor.config import GatewayConfig
 
 if TYPE_CHECKING:
     from brutor.observability.metrics import Metrics
 
 log = logging.getLogger("brutor.audit")
+
+# Rows kept in memory for the writer; beyond this (sink down for long) it reads them back from the spool.
+_RECENT_MAX = 100_000
 
 
 def build_sink(config: GatewayConfig, data_dir: Path) -> Sink | None:
@@ -34,7 +38,13 @@ class AuditTrail:
     """What the return path calls: ``append`` one record per request, before the final byte."""
 
     def __init__(
-        self, config: GatewayConfig, data_dir: Path, sink: Sink, metrics: Metrics | None = None
+        self,
+        config: GatewayConfig,
+        data_dir: Path,
+        sink: Sink,
+        metrics: Metrics | None = None,
+        *,
+        recent_max: int = _RECENT_MAX,
     ) -> None:
         cfg = config.audit
         self.sink = sink
@@ -42,9 +52,15 @@ class AuditTrail:
         self._reject_when_full = cfg.on_spool_full == "reject"
         self._spool = Spool(data_dir / "spool", max_bytes=cfg.spool_max_mb * 1024 * 1024)
         self._spool.open()
+        # Rows as objects, beside their spooled copies: the writer sends these (no read-back, no parse)
+        # while they are in step with the spool, and falls back to reading the spool otherwise.
+        self._recent: deque[Recent] = deque()
+        self._last_end = self._spool.end
+        self._recent_max = recent_max
         self.writer = AuditWriter(
             self._spool,
             sink,
+            recent=self._recent,
             batch_size=cfg.batch_size,
             interval=cfg.flush_ms / 1000,
             fsync_interval=cfg.fsync_ms / 1000,
@@ -75,7 +91,14 @@ class AuditTrail:
         return not (self._reject_when_full and self._spool.full)
 
     def append(self, record: AuditRecord) -> None:
-        if self._spool.append(record.to_json()):
+        payload = record.to_json()
+        end = self._spool.append(payload)
+        if end is not None:
+            if len(self._recent) < self._recent_max:
+                self._recent.append(
+                    Recent(record, payload, self._last_end, end, len(payload) + FRAME_OVERHEAD)
+                )
+            self._last_end = end
             self._full_logged = False
             return
         if self._metrics is not None:

@@ -57,7 +57,9 @@ class FlakySink:
         self.failures = 0
         self.batches = 0
 
-    async def write(self, records: list[AuditRecord]) -> None:
+    async def write(self, payloads: list[bytes], records: list[AuditRecord] | None = None) -> None:
+        if records is None:
+            records = [AuditRecord.from_json(p) for p in payloads]
         if self.down:
             self.failures += 1
             raise OSError("sink down")

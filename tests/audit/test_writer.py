@@ -83,8 +83,8 @@ def test_sqlite_sink_is_idempotent_and_answers_usage(tmp_path: Path) -> None:
             record(i, tenant="a" if i % 2 else "b", model=f"m{i % 3}", started=t0 + i * 3600)
             for i in range(48)
         ]
-        await sink.write(rows[:30])
-        await sink.write(rows)  # a replay: nothing twice
+        await sink.write([r.to_json() for r in rows[:30]])
+        await sink.write([r.to_json() for r in rows], rows)  # a replay: nothing twice
         by_tenant = await sink.usage(UsageQuery(None, t0, t0 + 48 * 3600, "tenant"))
         assert [(r["group"], r["requests"], r["prompt_tokens"]) for r in by_tenant] == [
             ("a", 24, 240),
@@ -136,8 +136,8 @@ def test_postgres_sink_is_idempotent_and_answers_usage(pg_schema: str) -> None:
             )
             for i in range(100)
         ]
-        await sink.write(rows[:60])
-        await sink.write(rows)
+        await sink.write([r.to_json() for r in rows[:60]])
+        await sink.write([r.to_json() for r in rows])
         usage = await sink.usage(UsageQuery("a", t0, t0 + 1000, "model"))
         assert [(r["group"], r["requests"]) for r in usage] == [("m0", 50), ("m1", 50)]
         conn = await asyncpg.connect(PG_URL)
@@ -157,7 +157,7 @@ def test_postgres_sink_takes_a_large_batch_in_one_statement(pg_schema: str) -> N
 
     async def go() -> None:
         sink = PostgresSink(PG_URL, pg_schema)
-        await sink.write([record(i) for i in range(5000)])
+        await sink.write([record(i).to_json() for i in range(5000)])
         usage = await sink.usage(UsageQuery(None, 0, time.time() + 10, "tenant"))
         assert usage[0]["requests"] == 5000
         await sink.aclose()
