@@ -25,6 +25,7 @@ from brutor.server.io import DisconnectGuard, add_request_ids, read_body, send_r
 
 if TYPE_CHECKING:
     from brutor.reload import ConfigWatcher
+    from brutor.server.worker_slot import WorkerSlot
     from brutor.store.watcher import StoreWatcher
 
 log = logging.getLogger("brutor.server")
@@ -47,6 +48,7 @@ class BrutorApp:
         self._config_path = config_path
         self._watcher: ConfigWatcher | None = None
         self._store_watcher: StoreWatcher | None = None
+        self._slot: WorkerSlot | None = None
         self._gateway: Gateway | None = None
         self._ids = RequestIds()
         self._limit = config.server.max_body_bytes
@@ -68,8 +70,10 @@ class BrutorApp:
             self._gateway = build_gateway(self._config)
         if self._data_dir is not None:
             from brutor.assemble import attach_observability, start_observability
+            from brutor.server.worker_slot import WorkerSlot
 
-            attach_observability(self._gateway, self._data_dir, f"{os.getpid()}")
+            self._slot = WorkerSlot(self._data_dir / "workers")
+            attach_observability(self._gateway, self._data_dir, self._slot.name)
             start_observability(self._gateway, loop)
         if self._gateway.jwt is not None:
             self._gateway.jwt.start(loop)
@@ -116,6 +120,8 @@ class BrutorApp:
         gateway, self._gateway = self._gateway, None
         if gateway is not None:
             loop.run_until_complete(gateway.aclose())
+        if self._slot is not None:
+            self._slot.release()
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         if scope.proto != "http":
