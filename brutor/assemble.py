@@ -6,6 +6,7 @@ Dependencies are created here and passed in; no module keeps mutable state of it
 from __future__ import annotations
 
 import asyncio
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,13 +77,24 @@ class Gateway:
         self.access_log.close()
 
 
+# One module per provider type, imported only when a provider of that type is configured (the
+# offline-only default start-up loads no HTTP stack).
+_PROVIDER_CLASSES = {
+    "openai": ("brutor.providers.openai", "OpenAIProvider"),
+    "anthropic": ("brutor.providers.anthropic", "AnthropicProvider"),
+    "bedrock": ("brutor.providers.bedrock", "BedrockProvider"),
+    "vertex": ("brutor.providers.vertex", "VertexProvider"),
+    "azure": ("brutor.providers.azure", "AzureOpenAIProvider"),
+    "mistral": ("brutor.providers.mistral", "MistralProvider"),
+}
+
+
 def build_provider(cfg: ProviderConfig) -> Provider:
     if cfg.type == "offline":
         return OfflineProvider(cfg.name)
-    # Imported here so the offline-only default start-up does not load the HTTP stack.
-    from brutor.providers.openai import OpenAIProvider
-
-    return OpenAIProvider(cfg)
+    module, cls = _PROVIDER_CLASSES[cfg.type]
+    provider: Provider = getattr(importlib.import_module(module), cls)(cfg)
+    return provider
 
 
 def build_limits(config: GatewayConfig) -> Limits | None:

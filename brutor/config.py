@@ -171,14 +171,43 @@ class KeyConfig(ConfigModel):
         return self
 
 
+ProviderType = Literal["openai", "offline", "anthropic", "bedrock", "vertex", "azure", "mistral"]
+# Where a provider lives when base_url is not given (None: base_url is required).
+DEFAULT_BASE_URLS: dict[str, str | None] = {
+    "openai": None,
+    "offline": None,
+    "anthropic": "https://api.anthropic.com",
+    "mistral": "https://api.mistral.ai",
+    "azure": None,
+    "bedrock": None,  # https://bedrock-runtime.<region>.amazonaws.com
+    "vertex": None,  # https://<location>-aiplatform.googleapis.com
+}
+
+
 class ProviderConfig(ConfigModel):
+    """One upstream account. Fields beyond the common ones belong to one provider type each."""
+
     name: str = Field(min_length=1)
-    type: Literal["openai", "offline"]
+    type: ProviderType
     base_url: str | None = None
     api_key: SecretStr | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     timeouts: Timeouts = Timeouts()
     pool: Pool = Pool()
+    # anthropic
+    anthropic_version: str = "2023-06-01"
+    # azure: the resource endpoint is base_url (https://<resource>.openai.azure.com); api_key or an
+    # Entra ID token.
+    api_version: str | None = None
+    azure_ad_token: SecretStr | None = None
+    # bedrock (SigV4) and vertex: region / location
+    region: str | None = None
+    aws_access_key_id: SecretStr | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_session_token: SecretStr | None = None
+    # vertex: project, and a service-account JSON file (default: application default credentials)
+    project: str | None = None
+    credentials_file: str | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -190,10 +219,27 @@ class ProviderConfig(ConfigModel):
         return value
 
     @model_validator(mode="after")
-    def _url_required(self) -> ProviderConfig:
-        if self.type != "offline" and not self.base_url:
-            raise ValueError(f"base_url: required for a provider of type '{self.type}'")
+    def _required_per_type(self) -> ProviderConfig:
+        t = self.type
+        if t in ("openai", "azure") and not self.base_url:
+            raise ValueError(f"base_url: required for a provider of type '{t}'")
+        if t == "azure" and not self.api_version:
+            raise ValueError("api_version: required for an azure provider (e.g. 2024-10-21)")
+        if t == "bedrock" and not (self.region or self.base_url):
+            raise ValueError("region: required for a bedrock provider")
+        if t == "vertex" and not (self.project and (self.region or self.base_url)):
+            raise ValueError("project and region: required for a vertex provider")
         return self
+
+    @property
+    def effective_base_url(self) -> str | None:
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        if self.type == "bedrock" and self.region:
+            return f"https://bedrock-runtime.{self.region}.amazonaws.com"
+        if self.type == "vertex" and self.region:
+            return f"https://{self.region}-aiplatform.googleapis.com"
+        return DEFAULT_BASE_URLS[self.type]
 
 
 _ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA")
