@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from brutor.config import GatewayConfig, ProviderConfig
 from brutor.context import Target
+from brutor.credentials import Credentials, with_live_secrets
 from brutor.guardrails.policy import Guardrails
 from brutor.identity.jwt_auth import JwtAuthenticator
 from brutor.limits import MemoryBackend, RateLimiter
@@ -28,6 +29,9 @@ from brutor.pipeline.identify import Identify
 from brutor.pipeline.route import ModelRouter
 from brutor.providers.base import Deployment, Provider
 from brutor.providers.offline import OfflineProvider
+from brutor.routing.health import Health
+from brutor.routing.plan import Route
+from brutor.routing.plan import Target as RouteTarget
 
 if TYPE_CHECKING:
     from brutor.audit.trail import AuditTrail
@@ -55,6 +59,7 @@ class Gateway:
     audit: AuditTrail | None = None
     metrics: Metrics | None = None
     tracing: Tracing | None = None
+    credentials: Credentials | None = None
     # Serializes reloads from the two sources (file watcher, store watcher).
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -72,6 +77,8 @@ class Gateway:
             await self.metrics.aclose()
         if self.tracing is not None:
             self.tracing.shutdown()
+        if self.credentials is not None:
+            await self.credentials.aclose()
         for provider in self.providers.values():
             await provider.aclose()
         self.access_log.close()
@@ -89,9 +96,11 @@ _PROVIDER_CLASSES = {
 }
 
 
-def build_provider(cfg: ProviderConfig) -> Provider:
+def build_provider(cfg: ProviderConfig, credentials: Credentials | None = None) -> Provider:
     if cfg.type == "offline":
         return OfflineProvider(cfg.name)
+    if credentials is not None:
+        cfg = with_live_secrets(cfg, credentials)
     module, cls = _PROVIDER_CLASSES[cfg.type]
     provider: Provider = getattr(importlib.import_module(module), cls)(cfg)
     return provider
@@ -118,11 +127,33 @@ def build_limits(config: GatewayConfig) -> Limits | None:
     return Limits(limiter, policy, cfg.default_max_tokens, cfg.lease_seconds)
 
 
-def build_deployments(config: GatewayConfig, providers: dict[str, Provider]) -> dict[str, Deployment]:
-    return {
-        m.name: Deployment(m.name, m.type, m.upstream_model or m.name, providers[m.provider])
-        for m in config.models
-    }
+def build_routes(config: GatewayConfig, providers: dict[str, Provider]) -> dict[str, Route]:
+    """Every alias with its deployments (fresh health: breakers start closed after a reload)."""
+    routes = {}
+    for m in config.models:
+        policy = m.routing or config.routing
+        targets = [
+            RouteTarget(
+                Deployment(
+                    m.name,
+                    m.type,
+                    d.upstream_model or m.name,
+                    providers[d.provider],
+                    key=f"{d.provider}/{d.upstream_model or m.name}",
+                ),
+                Health(policy.breaker),
+                d.weight,
+                d.transforms,
+            )
+            for d in m.effective_deployments
+        ]
+        routes[m.name] = Route(m.name, m.type, targets, policy, m.transforms)
+    return routes
+
+
+def listed_deployments(routes: dict[str, Route]) -> dict[str, Deployment]:
+    """For /v1/models: each alias with its first deployment (its provider names ``owned_by``)."""
+    return {name: r.targets[0].deployment for name, r in routes.items()}
 
 
 def price_table(config: GatewayConfig) -> CostFn:
@@ -145,8 +176,10 @@ def build_guard(config: GatewayConfig) -> Guard | None:
 
 
 def build_gateway(config: GatewayConfig) -> Gateway:
-    providers = {p.name: build_provider(p) for p in config.providers}
-    deployments = build_deployments(config, providers)
+    credentials = Credentials(config.vault)
+    providers = {p.name: build_provider(p, credentials) for p in config.providers}
+    routes = build_routes(config, providers)
+    deployments = listed_deployments(routes)
     access_log = AccessLog(config.server.access_log)
     jwt = JwtAuthenticator(config.jwt) if config.jwt.issuers else None
     pepper = config.server.key_pepper
@@ -158,7 +191,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
         authorize=authorize,
         guard=build_guard(config),
         cache=DisabledCache(),
-        targets={Target.LLM: (ModelRouter(deployments), LlmCaller())},
+        targets={Target.LLM: (ModelRouter(routes), LlmCaller())},
         egress=ReturnPath(access_log, cost=price_table(config)),
     )
     return Gateway(
@@ -172,6 +205,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
         jwt,
         limits,
         base=config,
+        credentials=credentials,
     )
 
 
@@ -205,6 +239,8 @@ def attach_observability(gateway: Gateway, data_dir: Path, worker_id: str) -> No
 
 
 def start_observability(gateway: Gateway, loop: asyncio.AbstractEventLoop) -> None:
+    if gateway.credentials is not None:
+        gateway.credentials.start(loop)
     if gateway.metrics is not None:
         gateway.metrics.start(loop)
     if gateway.audit is not None:

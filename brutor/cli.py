@@ -139,6 +139,7 @@ def _keys_generate(key_id: str, tenant: str, pepper_env: str) -> int:
 def _load_checked(path: str | None) -> GatewayConfig:
     """The config plus every JWT issuer's keys, so a bad key source stops start-up with a clear line."""
     cfg = load_config(path) if path else default_config()
+    _check_credentials(cfg)
     if cfg.jwt.issuers:
         from brutor.identity.keysource import KeySourceError, load_keys
 
@@ -151,6 +152,21 @@ def _load_checked(path: str | None) -> GatewayConfig:
         if problems:
             raise ConfigError(problems)
     return cfg
+
+
+def _check_credentials(cfg: GatewayConfig) -> None:
+    """Resolve every credential reference once (env:, file:, vault:), naming the ones that fail."""
+    from brutor.credentials import CredentialError, Credentials, with_live_secrets
+
+    credentials = Credentials(cfg.vault)
+    problems = []
+    for i, provider in enumerate(cfg.providers):
+        try:
+            with_live_secrets(provider, credentials)
+        except CredentialError as exc:
+            problems.append(f"providers.{i}: {exc}")
+    if problems:
+        raise ConfigError(problems)
 
 
 def _config_check(path: str) -> int:

@@ -32,7 +32,9 @@ from brutor.config_sections import MetricsConfig as MetricsConfig
 from brutor.config_sections import StoreConfig as StoreConfig
 from brutor.config_sections import TenantConfig as TenantConfig
 from brutor.config_sections import TracingConfig as TracingConfig
+from brutor.credentials import VaultConfig
 from brutor.guardrails.config import GuardrailsConfig
+from brutor.routing.config import DeploymentConfig, RoutingConfig, Transforms
 
 DEV_API_KEY = "sk-brutor-local-dev"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -319,12 +321,32 @@ class JwtConfig(ConfigModel):
 
 
 class ModelConfig(ConfigModel):
+    """A client-visible model name (an alias) served by one provider or by several deployments."""
+
     name: str = Field(min_length=1, max_length=256)
-    provider: str
+    # One deployment: provider (+ upstream_model). Several: deployments. Exactly one of the two.
+    provider: str | None = None
     upstream_model: str | None = None
+    deployments: tuple[DeploymentConfig, ...] = ()
     type: Literal["chat", "embedding"] = "chat"
     # Used for cost budgets and reported cost.
     price: Price | None = None
+    # Defaults for this alias: selection, retries, breaker (the top-level routing section otherwise).
+    routing: RoutingConfig | None = None
+    transforms: Transforms = Transforms()
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ModelConfig:
+        if (self.provider is None) == (not self.deployments):
+            raise ValueError("set exactly one of provider, deployments")
+        return self
+
+    @property
+    def effective_deployments(self) -> tuple[DeploymentConfig, ...]:
+        if self.deployments:
+            return self.deployments
+        assert self.provider is not None
+        return (DeploymentConfig(provider=self.provider, upstream_model=self.upstream_model),)
 
 
 class GatewayConfig(ConfigModel):
@@ -336,6 +358,8 @@ class GatewayConfig(ConfigModel):
     entitlements: EntitlementsConfig = EntitlementsConfig()
     limits: LimitsConfig = LimitsConfig()
     guardrails: GuardrailsConfig = GuardrailsConfig()
+    routing: RoutingConfig = RoutingConfig()
+    vault: VaultConfig | None = None
     audit: AuditConfig = AuditConfig()
     tracing: TracingConfig = TracingConfig()
     metrics: MetricsConfig = MetricsConfig()
@@ -376,8 +400,10 @@ class GatewayConfig(ConfigModel):
             problems.append("limits.redis_url: must be a redis://, rediss:// or unix:// URL")
         known = {p.name for p in self.providers}
         for i, model in enumerate(self.models):
-            if model.provider not in known:
-                problems.append(f"models.{i}.provider: unknown provider '{model.provider}'")
+            for j, d in enumerate(model.effective_deployments):
+                if d.provider not in known:
+                    where = f"models.{i}.deployments.{j}" if model.deployments else f"models.{i}"
+                    problems.append(f"{where}.provider: unknown provider '{d.provider}'")
         if problems:
             raise ValueError("\n  ".join(problems))
         return self

@@ -86,6 +86,7 @@ class RequestContext:
         "status",
         "trace",
         "ttft_ms",
+        "upstream_headers",
         "usage",
     )
 
@@ -104,6 +105,8 @@ class RequestContext:
         self.trace: Any = None
         # Guardrail decisions for the audit record: [{"stage", "action", "types": {type: count}}].
         self.guardrails: list[dict[str, Any]] | None = None
+        # Extra headers for the upstream request (route transforms), set per attempt by the call stage.
+        self.upstream_headers: dict[str, str] | None = None
         # The response policy for this request's answer (brutor.guardrails.response), when one applies.
         self.output_guard: Any = None
         self.principal: Principal | None = None

@@ -14,7 +14,7 @@ import logging
 import os
 from pathlib import Path
 
-from brutor.assemble import Gateway, build_deployments, build_guard, build_limits, price_table
+from brutor.assemble import Gateway, build_guard, build_limits, build_routes, listed_deployments, price_table
 from brutor.config import ConfigError, GatewayConfig, LimitsConfig, load_config
 from brutor.context import Target
 from brutor.identity.jwt_auth import JwtAuthenticator
@@ -113,14 +113,16 @@ async def apply(
     gateway: Gateway, new: GatewayConfig, jwt: JwtAuthenticator | None, loop: asyncio.AbstractEventLoop
 ) -> None:
     old = gateway.config
-    restart = [name for name in ("server", "store", "providers") if getattr(old, name) != getattr(new, name)]
-    if old.models != new.models:
+    restart = [
+        name for name in ("server", "store", "providers", "vault") if getattr(old, name) != getattr(new, name)
+    ]
+    if old.models != new.models or old.routing != new.routing:
         if "providers" in restart:
             restart.append("models")
         else:
-            deployments = build_deployments(new, gateway.providers)
-            gateway.pipeline.swap_route(Target.LLM, ModelRouter(deployments), LlmCaller())
-            gateway.deployments = deployments
+            routes = build_routes(new, gateway.providers)
+            gateway.pipeline.swap_route(Target.LLM, ModelRouter(routes), LlmCaller())
+            gateway.deployments = listed_deployments(routes)
             gateway.pipeline.egress.cost = price_table(new)
     limits: Limits | None = gateway.limits
     policy = LimitPolicy(new)
@@ -146,7 +148,7 @@ async def apply(
             await gateway.jwt.aclose()
     gateway.identify, gateway.authorize, gateway.jwt, gateway.limits = identify, authorize, jwt, limits
     # Later comparisons are against what is running: sections that need a restart keep their old value.
-    kept = ["server", "store", "providers"]
+    kept = ["server", "store", "providers", "vault"]
     kept += (["models"] if "models" in restart else []) + (["limits"] if "limits backend" in restart else [])
     gateway.config = new.model_copy(update={name: getattr(old, name) for name in kept})
     log.warning(

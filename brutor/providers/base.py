@@ -33,3 +33,5 @@ class Deployment:
     kind: str
     upstream_model: str
     provider: Provider
+    # Which deployment of the alias served a request (audit, metrics, traces): "<provider>/<model>".
+    key: str = ""

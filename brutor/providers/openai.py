@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from pydantic import SecretStr
 from pyreqwest.client import Client
 from pyreqwest.exceptions import RequestError
 from pyreqwest.response import Response
@@ -21,6 +22,7 @@ from pyreqwest.response import Response
 from brutor._native import ChatStreamRelay, SseError
 from brutor.config import ProviderConfig
 from brutor.context import RequestContext
+from brutor.credentials import LiveSecret
 from brutor.errors import GatewayError, upstream_bad_response, upstream_interrupted
 from brutor.http.upstream import build_client, first_byte, map_transport_error
 from brutor.pipeline.reply import Headers, Reply, StreamReply
@@ -58,12 +60,26 @@ class OpenAIProvider:
         timeouts = cfg.timeouts
         self._first_byte = timeouts.first_byte if timeouts.first_byte < timeouts.idle else None
         headers = {"content-type": "application/json", **cfg.headers}
-        if cfg.api_key is not None:
+        # A static key goes into the client's default headers once; a rotating one (a LiveSecret from
+        # brutor.credentials) is read per request, so a rotated key is used at once.
+        self._live_key: SecretStr | None = None
+        if isinstance(cfg.api_key, LiveSecret):
+            self._live_key = cfg.api_key
+        elif cfg.api_key is not None:
             headers["authorization"] = f"Bearer {cfg.api_key.get_secret_value()}"
         self._client = client or build_client(cfg.timeouts, cfg.pool, headers)
 
     async def aclose(self) -> None:
         await self._client.close()
+
+    def _headers(self, builder: Any, ctx: RequestContext) -> Any:
+        builder = builder.header("x-request-id", ctx.request_id)
+        if self._live_key is not None:
+            builder = builder.header("authorization", f"Bearer {self._live_key.get_secret_value()}")
+        if ctx.upstream_headers:
+            for name, value in ctx.upstream_headers.items():
+                builder = builder.header(name, value)
+        return _traced(builder, ctx)
 
     def _request_body(self, deployment: Deployment, payload: dict[str, Any], **overrides: Any) -> bytes:
         """The client's body with ``model`` rewritten (and any overrides): at most one copy."""
@@ -86,7 +102,7 @@ class OpenAIProvider:
     ) -> Reply:
         body = self._request_body(deployment, payload)
         request = (
-            _traced(self._client.post(url).header("x-request-id", ctx.request_id), ctx)
+            self._headers(self._client.post(url), ctx)
             .body_bytes(body)
             # A non-stream answer arrives whole once it is generated, so the first-byte deadline bounds
             # the exchange; kept in the client's Rust timer (an asyncio timeout per request cost ~3 %).
@@ -121,7 +137,7 @@ class OpenAIProvider:
             overrides["stream_options"] = {**(options or {}), "include_usage": True}
         body = self._request_body(deployment, payload, **overrides)
         request = (
-            _traced(self._client.post(self._chat_url).header("x-request-id", ctx.request_id), ctx)
+            self._headers(self._client.post(self._chat_url), ctx)
             .body_bytes(body)
             # pyreqwest's default read-ahead (64 KiB) holds a whole short stream back until it ends; with
             # 1 byte each network chunk is handed over as soon as it arrives (measured: 20 s -> 2 ms TTFT
