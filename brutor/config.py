@@ -240,6 +240,8 @@ class ProviderConfig(ConfigModel):
         if self.type == "bedrock" and self.region:
             return f"https://bedrock-runtime.{self.region}.amazonaws.com"
         if self.type == "vertex" and self.region:
+            if self.region == "global":
+                return "https://aiplatform.googleapis.com"
             return f"https://{self.region}-aiplatform.googleapis.com"
         return DEFAULT_BASE_URLS[self.type]
 

@@ -33,6 +33,7 @@ _SSE: Headers = [("content-type", "text/event-stream"), ("cache-control", "no-ca
 # Upstream response headers worth passing to clients (rate-limit state and retry advice).
 _PASS_HEADERS = (
     "retry-after",
+    "retry-after-ms",
     "x-ratelimit-limit-requests",
     "x-ratelimit-remaining-requests",
     "x-ratelimit-reset-requests",
@@ -71,6 +72,12 @@ class OpenAIProvider:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+    def _error_reply(
+        self, ctx: RequestContext, deployment: Deployment, response: Response, raw: bytes
+    ) -> Reply:
+        """An upstream error as the client gets it; providers with their own error shape override it."""
+        return _error_passthrough(ctx, deployment, response, raw)
 
     def _headers(self, builder: Any, ctx: RequestContext) -> Any:
         builder = builder.header("x-request-id", ctx.request_id)
@@ -117,7 +124,7 @@ class OpenAIProvider:
             raise map_transport_error(exc, deployment.name) from None
         ctx.mark_first_token()
         if response.status != 200:
-            return _error_passthrough(ctx, deployment, response, raw)
+            return self._error_reply(ctx, deployment, response, raw)
         try:
             doc = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -156,7 +163,7 @@ class OpenAIProvider:
                 if response.status != 200:
                     raw = (await response.bytes()).to_bytes()
                     await streamed.__aexit__(None, None, None)
-                    return _error_passthrough(ctx, deployment, response, raw)
+                    return self._error_reply(ctx, deployment, response, raw)
                 first = await response.body_reader.read_chunk()
         except (RequestError, TimeoutError) as exc:
             if entered:
@@ -283,9 +290,12 @@ def _account_relay(ctx: RequestContext, relay: ChatStreamRelay) -> None:
     if relay.completion_tokens is not None:
         usage.completion_tokens = relay.completion_tokens
     elif relay.content_chars:
-        # No usage from upstream (some self-hosted servers): estimate ~4 characters per token.
+        # No usage from upstream (some self-hosted servers): estimate ~4 characters per token, and take
+        # the prompt from the gateway's own estimate so token limits and cost do not undercount.
         usage.completion_tokens = (relay.content_chars + 3) // 4
         usage.estimated = True
+        if relay.prompt_tokens is None and ctx.call is not None:
+            usage.prompt_tokens = ctx.call.prompt_estimate
 
 
 def _error_passthrough(ctx: RequestContext, deployment: Deployment, response: Response, raw: bytes) -> Reply:

@@ -8,10 +8,14 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from brutor.providers.base import Deployment
 from brutor.routing.config import RoutingConfig, Transforms
 from brutor.routing.health import Health
+
+if TYPE_CHECKING:
+    # Typing only: providers import the pipeline's reply types, and the pipeline imports this module.
+    from brutor.providers.base import Deployment
 
 
 @dataclass(slots=True)
