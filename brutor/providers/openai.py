@@ -315,6 +315,17 @@ def _error_passthrough(ctx: RequestContext, deployment: Deployment, response: Re
         code_value = doc["error"].get("code")
         code = str(code_value) if code_value is not None else f"upstream_{status}"
         body: Any = raw
+    elif isinstance(doc, dict) and doc.get("object") == "error" and isinstance(doc.get("message"), str):
+        # vLLM's and Mistral's flat shape: {"object": "error", "message", "type", "code"} -> OpenAI's.
+        code_value = doc.get("code")
+        code = str(code_value) if code_value is not None else f"upstream_{status}"
+        kind = doc.get("type")
+        body = GatewayError(
+            status,
+            doc["message"][: _ERROR_DETAIL_MAX * 5],
+            type=kind if isinstance(kind, str) else "api_error",
+            code=code,
+        ).body()
     else:
         code = f"upstream_{status}"
         text = raw[:_ERROR_DETAIL_MAX].decode("utf-8", "replace")
