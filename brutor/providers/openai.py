@@ -317,8 +317,12 @@ def _error_passthrough(ctx: RequestContext, deployment: Deployment, response: Re
         body: Any = raw
     elif isinstance(doc, dict) and doc.get("object") == "error" and isinstance(doc.get("message"), str):
         # vLLM's and Mistral's flat shape: {"object": "error", "message", "type", "code"} -> OpenAI's.
+        # Numeric codes (Mistral's "1300") mean nothing to OpenAI clients: the status says more.
         code_value = doc.get("code")
-        code = str(code_value) if code_value is not None else f"upstream_{status}"
+        if isinstance(code_value, str) and code_value and not code_value.isdigit():
+            code = code_value
+        else:
+            code = "rate_limit_exceeded" if status == 429 else f"upstream_{status}"
         kind = doc.get("type")
         body = GatewayError(
             status,

@@ -125,7 +125,7 @@ def test_rate_limit_keeps_status_and_retry_after(mistral: MockMistral) -> None:
     ctx, reply, _ = call(mistral, "mock-429", {"messages": MESSAGES})
     assert reply.status == 429 and ("retry-after", RETRY_AFTER_SECONDS) in reply.headers
     error = json.loads(reply.body)["error"]
-    assert error["code"] == "upstream_429" == ctx.error_code
+    assert error["code"] == "rate_limit_exceeded" == ctx.error_code
     assert "Requests rate limit exceeded" in error["message"]
 
 
