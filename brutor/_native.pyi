@@ -4,7 +4,14 @@ from collections.abc import Sequence
 from typing import Self, final
 
 __all__ = [
+    "AnthropicStreamTranslator",
+    "BedrockStreamTranslator",
+    "ChatChunkRedactor",
     "ChatStreamRelay",
+    "EmbedError",
+    "EventStreamDecoder",
+    "EventStreamError",
+    "EventStreamMessage",
     "JwtError",
     "JwtIssuer",
     "JwtKeySet",
@@ -17,7 +24,9 @@ __all__ = [
     "SseError",
     "SseEvent",
     "StreamRedactor",
+    "TranslateError",
     "VerifiedToken",
+    "normalize_l2",
 ]
 
 class SseError(ValueError):
@@ -383,3 +392,212 @@ class StreamRedactor:
     @property
     def held(self) -> int:
         """UTF-8 bytes received but not yet returned."""
+
+@final
+class ChatChunkRedactor:
+    """Redacts a live OpenAI ``chat.completion.chunk`` SSE stream, one call per network chunk.
+
+    Every ``choices[*].delta.content`` string goes through a ``StreamRedactor`` of its choice
+    ``index`` (the concatenated content of each choice equals ``PiiScanner.redact`` of its whole
+    text, for any chunking); the emitted text is spliced back in place of the string as a JSON
+    string (non-ASCII as UTF-8). Everything else is forwarded byte-exact: events whose content
+    comes out unchanged, comments, ``[DONE]``, error events, non-JSON data and JSON that does not
+    parse. A choice's non-null ``finish_reason`` flushes its held tail into that event's content
+    (adding ``"content"`` to the delta when it has none). An incomplete trailing event is held
+    back until its end arrives.
+
+    When an entity of a ``block`` kind appears, the event carrying it and everything after it are
+    withheld (``feed`` returns the events before it) and later input is ignored: the caller ends
+    the stream with an error.
+
+    Not redacted in streams: ``delta.tool_calls[*].function.arguments``, ``delta.refusal`` and
+    ``reasoning_content``.
+    """
+
+    def __new__(
+        cls, scanner: PiiScanner, actions: dict[str, str] | None = None, max_event_bytes: int = 1048576
+    ) -> Self: ...
+    def feed(self, chunk: bytes | bytearray | memoryview, last: bool = False) -> bytes:
+        """Return the bytes to forward now: ``chunk`` itself when it is a ``bytes`` that needs no
+        change, else a new ``bytes``. With ``last`` (the stream is complete after this chunk), the
+        tails still held by choices that sent no ``finish_reason`` are flushed as one extra event
+        (``id``, ``object``, ``created`` and ``model`` of the last chunk) placed after the last event
+        of this chunk that has choices, so before a trailing usage-only event; an incomplete
+        trailing event is dropped. Raises ``SseError`` when an incomplete event grows beyond
+        ``max_event_bytes``."""
+
+    def finish(self) -> bytes:
+        """The stream is complete: the extra event with the tails still held (``b""`` if none)."""
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Entities per kind so far, all choices (kinds with action ``allow`` are not counted)."""
+
+    @property
+    def entities(self) -> int:
+        """Entities so far, all kinds: a cheap check of whether ``counts`` changed."""
+
+    @property
+    def blocked(self) -> list[str]:
+        """Kinds seen so far whose action is ``block``."""
+
+    @property
+    def is_blocked(self) -> bool:
+        """Whether ``blocked`` is not empty (the stream is then over)."""
+
+    @property
+    def held(self) -> int:
+        """UTF-8 bytes of text received but not yet returned, all choices."""
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete trailing event held back."""
+
+# --------------------------------------------------------------------------- provider stream translation
+
+class TranslateError(ValueError):
+    """A malformed upstream stream: an event whose payload is not JSON, an event or message larger
+    than the limit, or broken event-stream framing (bad lengths, CRC mismatch, bad header). The
+    translator is then failed: every later ``feed`` raises again. Errors the upstream *reports*
+    (an ``error`` event, an exception message) do not raise: see ``error_type``."""
+
+class _StreamTranslator:
+    """Translates one upstream stream into OpenAI ``chat.completion.chunk`` SSE events, one call per
+    network chunk.
+
+    Every chunk carries ``id``, ``object``, ``created``, ``model`` (the client-visible name) and one
+    choice (index 0): first ``{"role": "assistant", "content": ""}``, then content pieces and tool
+    calls (``index``, ``id``, ``type``, ``function.name`` with ``arguments: ""``, then argument
+    pieces), then an empty delta with ``finish_reason`` (``stop``, ``length``, ``tool_calls`` or
+    ``content_filter``). With ``include_usage`` a last chunk with ``choices: []`` and ``usage``
+    (``prompt_tokens`` counts cached input too; ``prompt_tokens_details.cached_tokens``) follows.
+    ``data: [DONE]`` is never written (the gateway adds it after recording the request).
+
+    Once ``done`` or an upstream error is recorded, later input is ignored.
+    """
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> bytes:
+        """Translate one upstream chunk (any split of the stream); return the complete OpenAI events
+        it yields (possibly ``b""``)."""
+
+    def finish(self) -> bytes:
+        """At upstream EOF: the last events to forward (normally ``b""``); a partial upstream event is
+        dropped (see ``truncated``)."""
+
+    @property
+    def done(self) -> bool:
+        """The upstream's last event arrived (Anthropic ``message_stop``; Bedrock ``messageStop`` and
+        ``metadata``, in either order)."""
+
+    @property
+    def stopped(self) -> bool:
+        """The upstream sent its stop reason: the answer is complete (Bedrock may still send its
+        ``metadata`` with the usage)."""
+
+    @property
+    def prompt_tokens(self) -> int | None:
+        """Input tokens including those read from or written to the prompt cache."""
+
+    @property
+    def completion_tokens(self) -> int | None: ...
+    @property
+    def cached_tokens(self) -> int | None:
+        """Input tokens read from the prompt cache."""
+
+    @property
+    def stop_reason(self) -> str | None:
+        """The upstream's stop reason as sent (``end_turn``, ``tool_use``, ``max_tokens``, ...)."""
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The OpenAI ``finish_reason`` sent to the client."""
+
+    @property
+    def content_chars(self) -> int:
+        """Unicode characters of the text and tool-argument pieces forwarded."""
+
+    @property
+    def events(self) -> int:
+        """Upstream events (messages) translated."""
+
+    @property
+    def tool_calls(self) -> int:
+        """Tool calls started."""
+
+    @property
+    def error_type(self) -> str | None:
+        """The error the upstream reported mid-stream: Anthropic's ``error.type`` (e.g.
+        ``overloaded_error``) or Bedrock's ``:exception-type`` / ``:error-code``."""
+
+    @property
+    def error_message(self) -> str | None: ...
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete upstream event held back."""
+
+    @property
+    def truncated(self) -> int:
+        """Bytes of a partial upstream event dropped by ``finish`` (0 when the stream ended cleanly)."""
+
+@final
+class AnthropicStreamTranslator(_StreamTranslator):
+    """Anthropic Messages SSE (``message_start``, ``content_block_start``/``_delta``/``_stop`` with
+    ``text_delta`` and ``input_json_delta``, ``message_delta``, ``message_stop``, ``ping``,
+    ``error``). The chunk ``id`` is the upstream message id (``id`` until ``message_start``
+    brings it). Thinking deltas and unknown events are skipped."""
+
+    def __new__(
+        cls, id: str, model: str, created: int, include_usage: bool = False, max_event_bytes: int = 1048576
+    ) -> Self: ...
+
+@final
+class BedrockStreamTranslator(_StreamTranslator):
+    """Bedrock ``ConverseStream`` (binary AWS event stream: ``messageStart``, ``contentBlockStart``
+    with ``toolUse``, ``contentBlockDelta`` with ``text`` or ``toolUse.input``, ``contentBlockStop``,
+    ``messageStop``, ``metadata``; exceptions). Reasoning deltas and unknown events are skipped."""
+
+    def __new__(
+        cls, id: str, model: str, created: int, include_usage: bool = False, max_message_bytes: int = 1048576
+    ) -> Self: ...
+
+class EventStreamError(ValueError):
+    """Malformed or oversized AWS event-stream data. The decoder is then failed: it holds nothing and
+    every later ``feed`` raises again."""
+
+@final
+class EventStreamMessage:
+    """One AWS event-stream message (immutable)."""
+
+    @property
+    def headers(self) -> dict[str, bool | int | bytes | str]:
+        """Header name to value: ``bool``; ``int`` for byte/short/int/long and timestamps (ms since
+        the epoch); ``bytes`` for byte arrays and UUIDs; ``str``."""
+
+    @property
+    def payload(self) -> bytes: ...
+
+@final
+class EventStreamDecoder:
+    """Incremental AWS event-stream (``application/vnd.amazon.eventstream``) decoder fed whole
+    network chunks; checks both CRCs of every message."""
+
+    def __new__(cls, max_message_bytes: int = 1048576) -> Self: ...
+    def feed(self, chunk: bytes | bytearray | memoryview) -> list[EventStreamMessage]:
+        """Decode one chunk (any split of the stream); return the messages it completes."""
+
+    def finish(self) -> int:
+        """End of stream: drop an incomplete message; return how many of its bytes were held."""
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete message held back."""
+
+class EmbedError(ValueError):
+    """A vector that cannot be normalized: all components zero (or none), a NaN or infinite
+    component, or a byte length that is not a multiple of 4."""
+
+def normalize_l2(vec: bytes | bytearray | memoryview, /) -> bytes:
+    """L2-normalize a vector of little-endian float32 components (any length); return the unit
+    vector in the same encoding. The norm is summed in float64, so any finite non-zero vector
+    works (no overflow, no underflow). A zero vector raises ``EmbedError`` rather than returning
+    zeros: it has no direction and must not become a cache key."""

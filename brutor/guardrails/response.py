@@ -1,10 +1,13 @@
 """The response policy on model output: whole answers, and live streams redacted chunk by chunk.
 
-A stream is re-framed event by event: each choice's ``delta.content`` goes through its own native
-``StreamRedactor``, which emits at once everything that cannot be part of an entity and holds back only
-the shortest tail that still could; the tail is flushed with the choice's ``finish_reason`` event. A
-``block`` entity in a stream ends it with a ``content_policy_violation`` error event (never a clean
-``[DONE]``), since the answer's beginning is already with the client.
+A stream goes through a native ``ChatChunkRedactor``, one call per network chunk: each choice's
+``delta.content`` goes through its own stream redactor, which emits at once everything that cannot be
+part of an entity and holds back only the shortest tail that still could; the tail is flushed with the
+choice's ``finish_reason`` event (or, for a choice that never sends one, in an extra event before the
+trailing usage chunk when the stream completes). Events are rewritten in place (the content string
+spliced), never parsed in Python. A ``block`` entity in a stream ends it with a
+``content_policy_violation`` error event (never a clean ``[DONE]``), since the answer's beginning is
+already with the client. Tool-call argument deltas are not redacted in streams (whole answers: they are).
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from typing import Any
 
 import orjson
 
-from brutor._native import PiiScanner, StreamRedactor
+from brutor._native import ChatChunkRedactor, PiiScanner, SseError
 from brutor.context import RequestContext
+from brutor.errors import upstream_interrupted
 from brutor.guardrails.decisions import add_counts, blocked, set_counts
 from brutor.guardrails.texts import answer_slots
 from brutor.pipeline.reply import Reply, StreamReply
@@ -69,109 +73,45 @@ def _entries(ctx: RequestContext) -> list[dict[str, Any]]:
 
 
 class _StreamFilter:
+    """Runs a stream through one native ``ChatChunkRedactor``: one call per chunk, no per-event Python."""
+
+    __slots__ = ("_actions", "_ctx", "_inner", "_redactor", "_reply")
+
     def __init__(
         self, scanner: PiiScanner, actions: dict[str, str], ctx: RequestContext, reply: StreamReply
     ) -> None:
-        self._scanner = scanner
         self._actions = actions
         self._ctx = ctx
         self._reply = reply
         self._inner: AsyncIterator[Any] = reply.chunks
-        self._redactors: dict[int, StreamRedactor] = {}
-        self._last: dict[str, Any] | None = None
-
-    def _redactor(self, index: int) -> StreamRedactor:
-        r = self._redactors.get(index)
-        if r is None:
-            r = self._redactors[index] = self._scanner.stream(self._actions)
-        return r
+        self._redactor = ChatChunkRedactor(scanner, actions)
 
     async def run(self) -> AsyncIterator[bytes]:
+        reply, redactor = self._reply, self._redactor
+        seen = 0
         async for chunk in self._inner:
-            events = self._chunk(bytes(chunk))
-            self._report()
-            stopped = {k for r in self._redactors.values() for k in r.blocked}
-            if stopped:
-                reply = self._reply
-                reply.complete = False
-                reply.error = blocked(stopped, stage="response")
-                return
-            if self._reply.complete:
-                rest = self._flush_rest()
-                if rest:
-                    # After the last event with choices, before a trailing usage-only event.
-                    last = max((i for i, (_, has) in enumerate(events) if has), default=len(events) - 1)
-                    events.insert(last + 1, (rest, True))
-            out = b"".join(e for e, _ in events)
-            if out:
-                yield out
-
-    def _chunk(self, chunk: bytes) -> list[tuple[bytes, bool]]:
-        """The chunk's events, redacted, each with whether it carried choices."""
-        out: list[tuple[bytes, bool]] = []
-        for event in chunk.split(b"\n\n"):
-            if not event:
-                continue
-            if not event.startswith(b"data: ") or event == b"data: [DONE]":
-                out.append((event + b"\n\n", False))
-                continue
+            # ``complete`` is set by the producer before it yields the last chunk of a completed
+            # stream: the tails still held are flushed into it (after its last event with choices).
+            last = reply.complete
             try:
-                doc = orjson.loads(event[6:])
-            except orjson.JSONDecodeError:
-                out.append((event + b"\n\n", False))
-                continue
-            has = bool(doc.get("choices")) if isinstance(doc, dict) else False
-            if self._event(doc):
-                out.append((b"data: " + orjson.dumps(doc) + b"\n\n", has))
-            else:
-                out.append((event + b"\n\n", has))
-        return out
-
-    def _event(self, doc: Any) -> bool:
-        """Redact one chunk object in place; True when it changed."""
-        choices = doc.get("choices") if isinstance(doc, dict) else None
-        if not isinstance(choices, list):
-            return False
-        self._last = doc
-        changed = False
-        for choice in choices:
-            if not isinstance(choice, dict):
-                continue
-            delta = choice.get("delta")
-            index = choice.get("index", 0)
-            text = delta.get("content") if isinstance(delta, dict) else None
-            finishing = choice.get("finish_reason") is not None
-            if not isinstance(text, str) and not finishing:
-                continue
-            redactor = self._redactor(index if isinstance(index, int) else 0)
-            emitted = redactor.push(text) if isinstance(text, str) else ""
-            if finishing:
-                emitted += redactor.finish()
-            if emitted != (text or "") and isinstance(delta, dict):
-                delta["content"] = emitted
-                changed = True
-            elif emitted and not isinstance(delta, dict):
-                choice["delta"] = {"content": emitted}
-                changed = True
-        return changed
-
-    def _flush_rest(self) -> bytes:
-        """Tails of choices that ended without a finish_reason event (the stream is complete)."""
-        rest = [(i, r.finish()) for i, r in self._redactors.items() if r.held]
-        rest = [(i, t) for i, t in rest if t]
-        if not rest or self._last is None:
-            return b""
-        base = {k: v for k, v in self._last.items() if k in ("id", "object", "created", "model")}
-        doc = {
-            **base,
-            "choices": [{"index": i, "delta": {"content": t}, "finish_reason": None} for i, t in rest],
-        }
-        return b"data: " + orjson.dumps(doc) + b"\n\n"
-
-    def _report(self) -> None:
-        counts: dict[str, int] = {}
-        for r in self._redactors.values():
-            for kind, n in r.counts.items():
-                counts[kind] = counts.get(kind, 0) + n
-        if counts:
-            set_counts(_entries(self._ctx), "response", counts, self._actions)
+                out = redactor.feed(chunk, last)
+            except SseError:
+                reply.complete = False
+                reply.error = upstream_interrupted(
+                    self._ctx.deployment or "?", "the upstream sent an oversized or malformed event"
+                )
+                return
+            # A blocked entity is counted too: nothing to check while the count stays the same.
+            if redactor.entities != seen:
+                seen = redactor.entities
+                set_counts(_entries(self._ctx), "response", redactor.counts, self._actions)
+                if redactor.is_blocked:
+                    # The events before the one with the blocked entity are safe to forward; the
+                    # stream then ends with an error, never a clean [DONE].
+                    reply.complete = False
+                    reply.error = blocked(redactor.blocked, stage="response")
+                    if out:
+                        yield out
+                    return
+            if out or last:
+                yield out

@@ -1,8 +1,12 @@
-//! Native extension of Brutor: plain-Rust cores (`jwt`, `pii`, `sse`) and thin PyO3 wrappers (`py`).
+//! Native extension of Brutor: plain-Rust cores (`eventstream`, `jwt`, `pii`, `sse`, `translate`) and
+//! thin PyO3 wrappers (`py`).
 
+pub mod embed;
+pub mod eventstream;
 pub mod jwt;
 pub mod pii;
 pub mod sse;
+pub mod translate;
 
 #[cfg(feature = "python")]
 mod py;
@@ -28,5 +32,17 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py::PiiSpan>()?;
     m.add_class::<py::RedactResult>()?;
     m.add_class::<py::StreamRedactor>()?;
+    m.add_class::<py::ChatChunkRedactor>()?;
+    m.add("TranslateError", m.py().get_type::<py::TranslateError>())?;
+    m.add_class::<py::AnthropicStreamTranslator>()?;
+    m.add_class::<py::BedrockStreamTranslator>()?;
+    m.add(
+        "EventStreamError",
+        m.py().get_type::<py::EventStreamError>(),
+    )?;
+    m.add_class::<py::EventStreamMessage>()?;
+    m.add_class::<py::EventStreamDecoder>()?;
+    m.add("EmbedError", m.py().get_type::<py::EmbedError>())?;
+    m.add_function(wrap_pyfunction!(py::normalize_l2, m)?)?;
     Ok(())
 }

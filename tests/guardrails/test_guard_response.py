@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -29,7 +30,33 @@ PIECES = [
 ]
 
 
-def event(content: str | None, finish: str | None = None, index: int = 0) -> bytes:
+# Pieces whose JSON needs escapes: quotes, backslashes, control chars, non-ASCII (ensure_ascii
+# writes \uXXXX, emoji as a surrogate pair), text that looks like escapes, and entities among them.
+ESCAPED_PIECES = [
+    'She said "mail me" \\ at "jane.doe@example.com"',
+    "\nline two\tand a tab\r\n",
+    " 😀 émoji ü 中文 \u2028 ",
+    ' C:\\Users\\x\\ and \\"quoted\\" ',
+    "\x01\x1f ctl, host 10.0.0.12\x7f",
+    " card 4111\u00a01111 / 4111 1111 1111 1111",
+    r" a literal \u00e9, \ud83d and \n ",
+]
+
+
+def _orjson(doc: Any) -> bytes:
+    return orjson.dumps(doc)
+
+
+def _ascii(doc: Any) -> bytes:
+    return json.dumps(doc, ensure_ascii=True).encode()
+
+
+def event(
+    content: str | None,
+    finish: str | None = None,
+    index: int = 0,
+    dumps: Callable[[Any], bytes] = _orjson,
+) -> bytes:
     delta = {} if content is None else {"content": content}
     doc = {
         "id": "c1",
@@ -37,7 +64,7 @@ def event(content: str | None, finish: str | None = None, index: int = 0) -> byt
         "model": "m",
         "choices": [{"index": index, "delta": delta, "finish_reason": finish}],
     }
-    return b"data: " + orjson.dumps(doc) + b"\n\n"
+    return b"data: " + dumps(doc) + b"\n\n"
 
 
 def usage_event() -> bytes:
@@ -50,7 +77,7 @@ async def _drain(reply: StreamReply) -> list[bytes]:
 
 def stream_through(
     chunks: list[bytes], actions: dict[str, str] = ACTIONS, mark_complete: bool = True
-) -> tuple[StreamReply, list[bytes]]:
+) -> tuple[StreamReply, list[bytes], RequestContext]:
     reply: StreamReply
 
     async def source() -> AsyncIterator[bytes]:
@@ -80,18 +107,94 @@ def content_of(chunks: list[bytes]) -> str:
     return "".join(text)
 
 
+def chunked(data: st.DataObject, pieces: list[str], dumps: list[Callable[[Any], bytes]]) -> list[bytes]:
+    """The pieces in a drawn order, cut anywhere into deltas, as events (each serialized with a drawn
+    ``dumps``) ending with finish_reason and usage events, grouped into drawn network chunks."""
+    whole = "".join(data.draw(st.permutations(pieces)))
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(whole) - 1), max_size=30)))
+    deltas = [whole[a:b] for a, b in zip([0, *cuts], [*cuts, len(whole)], strict=True)]
+    events = [event(d, dumps=data.draw(st.sampled_from(dumps))) for d in deltas]
+    events += [event(None, "stop"), usage_event()]
+    groups = sorted(data.draw(st.sets(st.integers(1, len(events) - 1), max_size=10)))
+    return [b"".join(events[a:b]) for a, b in zip([0, *groups], [*groups, len(events)], strict=True)]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.data())
 def test_any_chunking_of_a_stream_gives_the_whole_text_redaction(data: st.DataObject) -> None:
-    whole = "".join(data.draw(st.permutations(PIECES)))
-    cuts = sorted(data.draw(st.sets(st.integers(1, len(whole) - 1), max_size=30)))
-    deltas = [whole[a:b] for a, b in zip([0, *cuts], [*cuts, len(whole)], strict=True)]
-    events = [event(d) for d in deltas] + [event(None, "stop"), usage_event()]
-    groups = sorted(data.draw(st.sets(st.integers(1, len(events) - 1), max_size=10)))
-    chunks = [b"".join(events[a:b]) for a, b in zip([0, *groups], [*groups, len(events)], strict=True)]
+    chunks = chunked(data, PIECES, [_orjson])
+    whole = content_of(chunks)
     _, got, _ = stream_through(chunks)
     assert content_of(got) == SCANNER.redact(whole, ACTIONS).text
     assert got[-1].endswith(usage_event())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_any_chunking_with_escapes_in_both_styles_gives_the_whole_text_redaction(
+    data: st.DataObject,
+) -> None:
+    pieces = data.draw(st.lists(st.sampled_from(ESCAPED_PIECES + PIECES), min_size=2, max_size=6))
+    chunks = chunked(data, pieces, [_orjson, _ascii])
+    whole = content_of(chunks)
+    reply, got, ctx = stream_through(chunks)
+    want = SCANNER.redact(whole, ACTIONS)
+    assert content_of(got) == want.text
+    assert got[-1].endswith(usage_event())
+    assert reply.complete and reply.error is None
+    if want.counts:
+        assert ctx.guardrails == [{"stage": "response", "action": "redact", "types": want.counts}]
+    # Every event is still an event of the same stream: the same fields but the content.
+    for ev in b"".join(got).split(b"\n\n")[:-1]:
+        doc = orjson.loads(ev.removeprefix(b"data: "))
+        assert doc["id"] == "c1"
+        for choice in doc["choices"]:
+            assert choice["index"] == 0 and set(choice) == {"index", "delta", "finish_reason"}
+
+
+def test_events_without_changes_are_forwarded_as_they_are() -> None:
+    chunks = [
+        event("Hello there, ", dumps=_ascii),
+        b": keep-alive\n\n" + event("nothing to see here. "),
+        b'data: {"error":{"message":"mail jane.doe@example.com"}}\n\n',
+        event(None, "stop"),
+        usage_event(),
+    ]
+    _, got, _ = stream_through(chunks)
+    assert got == chunks
+
+
+def test_tool_call_argument_deltas_are_not_redacted_in_streams() -> None:
+    doc = {
+        "choices": [
+            {
+                "index": 0,
+                "delta": {"tool_calls": [{"index": 0, "function": {"arguments": '{"ip": "10.0.0.12"}'}}]},
+                "finish_reason": None,
+            }
+        ]
+    }
+    chunk = b"data: " + orjson.dumps(doc) + b"\n\n"
+    _, got, _ = stream_through([chunk, event(None, "tool_calls")])
+    assert got == [chunk, event(None, "tool_calls")]
+
+
+def test_a_held_tail_is_flushed_before_the_trailing_usage_event() -> None:
+    _, got, _ = stream_through([event("ends with an address jane.doe@example.com"), usage_event()])
+    assert content_of(got) == "ends with an address [EMAIL]"
+    assert got[-1].endswith(usage_event())
+    flushed = orjson.loads(got[-1].split(b"\n\n")[0][6:])
+    assert flushed == {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": {"content": "[EMAIL]"}, "finish_reason": None}],
+    }
+
+
+def test_the_last_chunk_of_a_complete_stream_is_yielded_even_when_empty() -> None:
+    reply, got, _ = stream_through([event("all good. "), b""])
+    assert got == [event("all good. "), b""]
+    assert reply.complete
 
 
 def test_stream_emits_early_and_holds_only_a_possible_entity() -> None:
@@ -112,6 +215,17 @@ def test_blocked_entity_ends_the_stream_with_an_error() -> None:
     assert not reply.complete
     assert "4111" not in content_of(got)
     assert ctx.guardrails == [{"stage": "response", "action": "block", "types": {"CREDIT_CARD": 1}}]
+
+
+def test_a_block_in_a_chunk_forwards_the_events_before_it_and_not_the_rest() -> None:
+    actions = {**ACTIONS, "EMAIL": "block"}
+    chunk = event("one. ") + event("mail jane.doe@example.com") + event(" more") + event(None, "stop")
+    reply, got, _ = stream_through([event("start. "), chunk], actions)
+    # The e-mail is known complete when " more" arrives: that event is withheld, the ones before go.
+    assert got == [event("start. "), event("one. ") + event("mail ")]
+    assert not reply.complete
+    assert reply.error is not None and reply.error.code == "content_policy_violation"
+    assert "EMAIL" in reply.error.message
 
 
 def test_a_tail_held_when_the_stream_completes_without_finish_reason_is_flushed() -> None:

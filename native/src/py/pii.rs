@@ -120,11 +120,14 @@ fn tally_names(scanner: &pii::Scanner, tally: &pii::Tally) -> (Vec<(String, u64)
 /// The built-in PII and secret detectors plus one tenant's custom patterns and deny words.
 #[pyclass(module = "brutor._native", frozen)]
 pub(crate) struct PiiScanner {
-    inner: Arc<pii::Scanner>,
+    pub(super) inner: Arc<pii::Scanner>,
 }
 
 impl PiiScanner {
-    fn actions(&self, actions: Option<HashMap<String, String>>) -> PyResult<pii::Actions> {
+    pub(super) fn actions(
+        &self,
+        actions: Option<HashMap<String, String>>,
+    ) -> PyResult<pii::Actions> {
         let actions = actions.unwrap_or_default();
         let pairs = actions.iter().map(|(k, a)| (k.as_str(), a.as_str()));
         Ok(pii::Actions::from_names(&self.inner, pairs)?)

@@ -1,16 +1,18 @@
-//! Server-sent events: framing, decoding and the OpenAI chat-stream relay.
+//! Server-sent events: framing, decoding, the OpenAI chat-stream relay and its PII redaction.
 //!
 //! Plain Rust (no pyo3); the Python wrappers live in `crate::py`.
 
 pub mod decoder;
 mod error;
 mod frame;
+mod redact;
 mod relay;
 pub mod scan;
 
 pub use decoder::{Decoder, Event, EventRef};
 pub use error::SseError;
 pub use frame::Forward;
+pub use redact::ChatChunkRedactor;
 pub use relay::{Accounting, ChatStreamRelay};
 
 /// Default bound on the size of one event (1 MiB).
