@@ -48,7 +48,19 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_CPU = "0"
 LOAD_CPU = "1"
 NOISY_PCT = 10.0  # flag a target when other processes used more than this % of a core during a run
-ALL_TARGETS = ("direct", "passthrough", "bare", "brutor", "pgaudit", "traced", "pii", "governed", "litellm")
+ALL_TARGETS = (
+    "direct",
+    "passthrough",
+    "bare",
+    "brutor",
+    "pgaudit",
+    "traced",
+    "pii",
+    "governed",
+    "anthropic",
+    "bedrock",
+    "litellm",
+)
 LABELS = {
     "direct": "wrk → nginx directly",
     "passthrough": "bare passthrough (granian RSGI + pyreqwest)",
@@ -58,6 +70,8 @@ LABELS = {
     "traced": "Brutor + tracing 100 % (OTLP)",
     "pii": "Brutor + PII scan of requests and responses",
     "governed": "Brutor + RS256 JWT + 4 Redis limits",
+    "anthropic": "Brutor → Anthropic Messages (translated)",
+    "bedrock": "Brutor → Bedrock Converse (translated, SigV4)",
     "litellm": "LiteLLM proxy 1.110.2",
 }
 
@@ -292,7 +306,7 @@ def check_plain(url: str, body: bytes, key: str, data: Data) -> tuple[int, str]:
     return len(raw), ""
 
 
-def check_stream(url: str, body: bytes, key: str, data: Data) -> tuple[int, str]:
+def check_stream(url: str, body: bytes, key: str, data: Data, exact_chunks: bool = True) -> tuple[int, str]:
     status, raw = _post(url, body, key)
     if status != 200:
         return len(raw), f"status {status}: {raw[:300]!r}"
@@ -305,7 +319,7 @@ def check_stream(url: str, body: bytes, key: str, data: Data) -> tuple[int, str]
         return len(raw), f"bad chunk: {exc}"
     if text != data.sse_content:
         return len(raw), f"streamed content differs: {text[:120]!r}"
-    if len(events) - 1 != data.sse_chunks:
+    if exact_chunks and len(events) - 1 != data.sse_chunks:
         return len(raw), f"{len(events) - 1} chunks, expected {data.sse_chunks}"
     return len(raw), ""
 
@@ -414,6 +428,8 @@ class Target:
     start: Callable[[Context], Proc | None] | None = None  # None: nothing to start (direct)
     pid: Callable[[], int | None] = lambda: None
     note: str = ""
+    # Translated streams carry the same text in a different number of chunks (role, finish chunks).
+    exact_chunks: bool = True
 
 
 @dataclass
@@ -452,6 +468,46 @@ class Context:
         return f"http://127.0.0.1:{self.nginx_port}"
 
 
+def write_translated_upstreams(prefix: Path, data: Data) -> None:
+    """The same answers as chat.json / stream.sse in Anthropic's and Bedrock's wire formats, for nginx to
+    serve: the translated targets must produce exactly the OpenAI target's text."""
+    sys.path.insert(0, str(BENCH))
+    from translate import anthropic_stream, bedrock_stream
+
+    # nginx's workers run unprivileged: the (0700) temp dir must be traversable for them to read these.
+    for d in (prefix.parent, prefix):
+        d.chmod(0o755)
+    texts = [_chunk_text(ev) for ev in _sse_events(data.sse) if ev != "[DONE]"]
+    texts = [t for t in texts if t]
+    (prefix / "anthropic.sse").write_bytes(b"".join(anthropic_stream(texts)))
+    (prefix / "bedrock.bin").write_bytes(b"".join(bedrock_stream(texts)))
+    usage = {"input_tokens": 42, "output_tokens": 100}
+    (prefix / "anthropic.json").write_bytes(
+        orjson.dumps(
+            {
+                "id": "msg_bench",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-x",
+                "content": [{"type": "text", "text": data.chat_content}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": usage,
+            }
+        )
+    )
+    (prefix / "bedrock.json").write_bytes(
+        orjson.dumps(
+            {
+                "output": {"message": {"role": "assistant", "content": [{"text": data.chat_content}]}},
+                "stopReason": "end_turn",
+                "usage": {"inputTokens": 42, "outputTokens": 100, "totalTokens": 142},
+                "metrics": {"latencyMs": 100},
+            }
+        )
+    )
+
+
 def start_nginx(ctx: Context) -> Proc:
     prefix = ctx.tmp / "nginx"
     prefix.mkdir()
@@ -467,6 +523,7 @@ def start_nginx(ctx: Context) -> Proc:
     }.items():
         conf = conf.replace(f"@@{k}@@", v)
     (prefix / "nginx.conf").write_text(conf)
+    write_translated_upstreams(prefix, ctx.data)
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     proc = ctx.spawn(
         "nginx",
@@ -520,6 +577,13 @@ VARIANTS = {
     "pgaudit": {"BENCH_AUDIT": "postgres", "BENCH_PG_SCHEMA": f"brutor_bench_{os.getpid()}"},
     "traced": {"BENCH_TRACING": "true"},
     "pii": {"BENCH_PII": "true"},
+    # Same config as "brutor"; the target's models route to the translated providers.
+    "anthropic": {},
+    "bedrock": {},
+}
+VARIANT_MODELS = {
+    "anthropic": ("bench-anthropic-plain", "bench-anthropic-stream"),
+    "bedrock": ("bench-bedrock-plain", "bench-bedrock-stream"),
 }
 
 
@@ -650,8 +714,9 @@ def make_targets(ctx: Context, nginx: Proc) -> list[Target]:
                 LABELS[name],
                 brutor_starter(name),
                 api_key="sk-bench-0123456789",
-                model_plain="bench-plain",
-                model_stream="bench-stream",
+                model_plain=VARIANT_MODELS.get(name, ("bench-plain", "bench-stream"))[0],
+                model_stream=VARIANT_MODELS.get(name, ("bench-plain", "bench-stream"))[1],
+                exact_chunks=name not in VARIANT_MODELS,
             )
             for name in VARIANTS
         ),
@@ -713,8 +778,11 @@ def prepare(ctx: Context, t: Target, urls: dict[str, str]) -> tuple[dict[str, di
         "stream": request_body(ctx.data.request_stream, t.model_stream),
     }
     env: dict[str, dict[str, str]] = {}
-    for mode, check in (("plain", check_plain), ("stream", check_stream)):
-        n, problem = check(urls[mode], bodies[mode], t.api_key, ctx.data)
+    for mode in ("plain", "stream"):
+        if mode == "plain":
+            n, problem = check_plain(urls[mode], bodies[mode], t.api_key, ctx.data)
+        else:
+            n, problem = check_stream(urls[mode], bodies[mode], t.api_key, ctx.data, t.exact_chunks)
         if problem:
             return {}, f"correctness check ({mode}) failed: {problem}"
         body_file = ctx.tmp / f"{t.key}-{mode}.json"
@@ -955,6 +1023,8 @@ def render_ratios(by: dict[str, Result]) -> list[str]:
         ("Brutor + tracing 100 % / bare", "traced", "bare"),
         ("Brutor + PII scan / Brutor", "pii", "brutor"),
         ("Brutor governed (JWT + Redis limits) / Brutor", "governed", "brutor"),
+        ("Anthropic translated / OpenAI relayed", "anthropic", "brutor"),
+        ("Bedrock translated / OpenAI relayed", "bedrock", "brutor"),
     ]
     out = ["| ratio (RPS) | non-stream | stream |", "|---|---|---|"]
     for name, a, b in rows:

@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from brutor.config import ProviderConfig
 from brutor.credentials import LiveSecret
 from brutor.errors import GatewayError
+from brutor.providers.sigv4 import SigV4Signer
 
 SERVICE = "bedrock"
 # The region of a provider that has only a base_url (a proxy or test server) and no region.
@@ -56,6 +57,7 @@ class BedrockAuth:
         self._provider = cfg.name
         self.region = cfg.region or DEFAULT_REGION
         self._clock = clock
+        self._signer = SigV4Signer(self.region, SERVICE)
         self._bearer: SecretStr | None = None
         self._keys: tuple[SecretStr, SecretStr, SecretStr | None] | None = None
         self._credentials: Any = None
@@ -92,9 +94,23 @@ class BedrockAuth:
     def sign(self, credentials: Any, url: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
         """The headers to send: ``headers`` (all of them signed, with ``host``), ``X-Amz-Date``,
         ``X-Amz-Security-Token`` for temporary credentials, and ``Authorization``."""
+        # ``host`` is signed from the URL; the HTTP client sends the same value.
+        return self._signer.sign(
+            access_key=credentials.access_key,
+            secret_key=credentials.secret_key,
+            session_token=credentials.token,
+            url=url,
+            body=body,
+            headers=headers,
+            now=self._clock(),
+        )
+
+    def sign_with_botocore(
+        self, credentials: Any, url: str, body: bytes, headers: dict[str, str]
+    ) -> dict[str, str]:
+        """botocore's signature for the same request (the reference the fast signer is tested against)."""
         request = AWSRequest(method="POST", url=url, data=body, headers=headers)
         _ClockedSigV4Auth(credentials, self.region, self._clock).add_auth(request)
-        # ``host`` is signed from the URL; the HTTP client sends the same value.
         return {name.lower(): value for name, value in request.headers.items()}
 
     async def _frozen_credentials(self) -> Any:
