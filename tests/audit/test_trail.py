@@ -63,3 +63,16 @@ def test_rows_left_by_a_previous_process_go_first(tmp_path: Path) -> None:
         await second.aclose()
 
     asyncio.run(go())
+
+
+def test_record_json_round_trips_in_column_order() -> None:
+    import dataclasses
+
+    import orjson
+
+    from brutor.audit.record import COLUMNS, AuditRecord
+
+    assert tuple(f.name for f in dataclasses.fields(AuditRecord)) == COLUMNS
+    rec = record(7, guardrails=[{"stage": "request", "action": "redact", "types": {"EMAIL": 1}}])
+    assert list(orjson.loads(rec.to_json())) == list(COLUMNS)
+    assert AuditRecord.from_json(rec.to_json()) == rec
