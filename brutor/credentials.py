@@ -192,6 +192,10 @@ class Credentials:
         except CredentialError as exc:
             # Keep serving with the last good value; say so once per failure.
             log.warning("%s; keeping the previous value", exc)
+        except Exception as exc:
+            log.warning(
+                "credential %s: refresh failed (%s); keeping the previous value", cred.ref, type(exc).__name__
+            )
 
 
 SECRET_FIELDS = (

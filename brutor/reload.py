@@ -99,14 +99,14 @@ async def refresh(
             and snapshot.version == current.version
         ):
             return  # already applied (the admin handler applies its own change before the notification)
-        if base is not None:
-            gateway.base = base
-        if snapshot is not None:
-            gateway.snapshot = snapshot
-        assert gateway.base is not None  # build_gateway sets it
+        new_base = base if base is not None else gateway.base
+        new_snapshot = snapshot if snapshot is not None else gateway.snapshot
+        assert new_base is not None  # build_gateway sets it
         new_jwt = gateway.jwt if jwt is _UNSET else jwt
         assert new_jwt is None or isinstance(new_jwt, JwtAuthenticator)
-        await apply(gateway, overlay(gateway.base, gateway.snapshot), new_jwt, loop)
+        await apply(gateway, overlay(new_base, new_snapshot), new_jwt, loop)
+        # Only what was applied becomes the base of later reloads.
+        gateway.base, gateway.snapshot = new_base, new_snapshot
 
 
 async def apply(

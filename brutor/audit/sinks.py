@@ -4,6 +4,7 @@ request id, so replaying a spool never double-counts. Both answer the same usage
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from brutor.audit.record import COLUMNS, AuditRecord
+
+log = logging.getLogger("brutor.audit")
 
 GROUPS = ("tenant", "model", "key", "user", "day")
 
@@ -171,12 +174,32 @@ class PostgresSink:
 
         # The spooled JSON goes as one parameter and PostgreSQL unpacks it: ~1 µs of gateway CPU per
         # row, against ~7 µs to build per-column arrays in Python (measured; bench/RESULTS.md).
-        batch = b"[" + b",".join(payloads) + b"]"
         try:
             pool = await self._get_pool()
-            await pool.execute(_PG_INSERT, batch.decode())
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            await self._insert(pool, payloads)
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, TimeoutError) as exc:
             # Only the type: asyncpg messages may quote the DSN.
+            raise OSError(f"postgres audit write failed: {type(exc).__name__}") from None
+
+    async def _insert(self, pool: Any, payloads: list[bytes]) -> None:
+        """Insert; a batch PostgreSQL refuses for its data (not for the connection) is split until the
+        offending rows are found and skipped, so one bad row never blocks the rows behind it."""
+        import asyncpg
+
+        try:
+            await pool.execute(_PG_INSERT, (b"[" + b",".join(payloads) + b"]").decode())
+        except (
+            asyncpg.DataError,
+            asyncpg.UntranslatableCharacterError,
+            asyncpg.InvalidTextRepresentationError,
+        ) as exc:
+            if len(payloads) == 1:
+                log.error("audit row refused by PostgreSQL and skipped (%s)", type(exc).__name__)
+                return
+            half = len(payloads) // 2
+            await self._insert(pool, payloads[:half])
+            await self._insert(pool, payloads[half:])
+        except asyncpg.PostgresError as exc:
             raise OSError(f"postgres audit write failed: {type(exc).__name__}") from None
 
     async def usage(self, q: UsageQuery) -> list[dict[str, Any]]:

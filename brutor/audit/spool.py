@@ -18,6 +18,7 @@ import logging
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,6 +166,9 @@ class Spool:
         # Bytes appended but not yet confirmed written to the sink (kept in step by the writer).
         self.pending = 0
         self.dirty = False
+        # Segments rolled over but not yet synced and closed: done by the next ``sync`` (off the event
+        # loop), so a rollover never blocks the loop and never closes a descriptor a sync is using.
+        self._closing: list[int] = []
 
     def open(self) -> None:
         for i in range(_SLOTS):
@@ -218,20 +222,39 @@ class Spool:
         self.pending += len(data)
         self.dirty = True
         if self._size >= self.segment_bytes:
-            # A closed segment is synced once here; later fsyncs only cover the open one.
-            os.fdatasync(self._fd)
-            os.close(self._fd)
+            self._closing.append(self._fd)
+            self.dirty = True
             self._segment += 1
             self._open_segment()
         return end
 
-    def sync(self) -> None:
-        """fdatasync the open segment (run in a thread by the writer, every ``fsync_interval``)."""
+    def sync_job(self) -> Callable[[], None]:
+        """Take what needs syncing now (on the event loop) and return the blocking part, to run in a
+        thread: fdatasync of the open segment and of rolled-over ones, which it then closes."""
         self.dirty = False
-        if self._fd >= 0:
-            os.fdatasync(self._fd)
+        current, closing, self._closing = self._fd, self._closing, []
+
+        def job() -> None:
+            for fd in closing:
+                with contextlib.suppress(OSError):
+                    os.fdatasync(fd)
+                os.close(fd)
+            if current >= 0:
+                with contextlib.suppress(OSError):  # closed by close() meanwhile: nothing left to sync
+                    os.fdatasync(current)
+
+        return job
+
+    def sync(self) -> None:
+        """Synchronous ``sync_job`` (tests and shutdown)."""
+        self.sync_job()()
 
     def close(self) -> None:
+        for fd in self._closing:
+            with contextlib.suppress(OSError):
+                os.fdatasync(fd)
+                os.close(fd)
+        self._closing = []
         if self._fd >= 0:
             with contextlib.suppress(OSError):
                 os.fdatasync(self._fd)

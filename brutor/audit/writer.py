@@ -88,7 +88,10 @@ class AuditWriter:
         while True:
             await asyncio.sleep(self._fsync_interval)
             if self._spool.dirty:
-                await loop.run_in_executor(None, self._spool.sync)
+                try:
+                    await loop.run_in_executor(None, self._spool.sync_job())
+                except Exception:  # never let one failed fsync end fsyncing for the process
+                    log.exception("audit spool fsync failed")
 
     async def _run(self) -> None:
         backoff = 0.0
@@ -107,7 +110,7 @@ class AuditWriter:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self._interval)
                     self._wake.clear()
-            except OSError as exc:
+            except Exception as exc:
                 self._report("error", 1)
                 if not self._failing:
                     log.warning("audit sink %s failing (%s); rows stay in the spool", self._sink.name, exc)

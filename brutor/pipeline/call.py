@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from brutor.context import RequestContext
 from brutor.errors import GatewayError, internal_error
 from brutor.pipeline.reply import Reply, StreamReply
+from brutor.pipeline.route import RoutePlan
 from brutor.routing import transforms
 from brutor.routing.config import RoutingConfig, Transforms
 from brutor.routing.plan import Target
@@ -47,8 +48,6 @@ class LlmCaller:
         self._rng = rng or random.Random()  # jitter, not security
 
     async def __call__(self, ctx: RequestContext, plan: object) -> Reply | StreamReply:
-        from brutor.pipeline.route import RoutePlan
-
         call = ctx.call
         if call is None or not isinstance(plan, RoutePlan):
             raise internal_error()
@@ -96,9 +95,13 @@ class LlmCaller:
         if not target.transforms.empty:
             payload = transforms.apply(payload, target.transforms)
         ctx.deployment = deployment.key
+        # A failed attempt's error must not stick to a later success (audit, metrics, breaker blame).
+        ctx.error_code = None
         ctx.ttft_ms = None
-        headers = {**route_t.headers, **target.transforms.headers}
-        ctx.upstream_headers = headers or None
+        if route_t.headers or target.transforms.headers:
+            ctx.upstream_headers = {**route_t.headers, **target.transforms.headers}
+        else:
+            ctx.upstream_headers = None
         health = target.health
         health.inflight += 1
         try:

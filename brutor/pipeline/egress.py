@@ -73,12 +73,12 @@ class ReturnPath:
             trace_id=ctx.trace.trace_id_hex if ctx.trace is not None else None,
             started_at=ctx.started_wall,
             duration_ms=ctx.elapsed_ms(),
-            tenant=principal.tenant if principal is not None else None,
+            tenant=_clean(principal.tenant) if principal is not None else None,
             key_id=principal.key_id if principal is not None else None,
-            subject=principal.subject if principal is not None else None,
+            subject=_clean(principal.subject) if principal is not None else None,
             target=call.target.value if call is not None else None,
             operation=call.operation if call is not None else None,
-            resource=resource,
+            resource=_clean(resource),
             deployment=ctx.deployment,
             stream=call.stream if call is not None else False,
             status=ctx.status,
@@ -111,6 +111,14 @@ class ReturnPath:
         )
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+
+def _clean(value: str | None) -> str | None:
+    """Client-controlled text (model names, token claims) without NUL, which PostgreSQL text refuses:
+    one such row must never stall the audit writer."""
+    if value is None or "\x00" not in value:
+        return value
+    return value.replace("\x00", "")
 
 
 def _access_line(rec: AuditRecord) -> dict[str, Any]:

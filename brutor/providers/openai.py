@@ -169,6 +169,11 @@ class OpenAIProvider:
             if entered:
                 await streamed.__aexit__(None, None, None)
             raise map_transport_error(exc, deployment.name) from None
+        except BaseException:
+            # Cancelled (the client left) or anything else before the first byte: release the upstream.
+            if entered:
+                await streamed.__aexit__(None, None, None)
+            raise
         relay = _UpstreamStream(ctx, deployment, response, streamed, not client_wants_usage)
         return relay.start(first)
 
@@ -351,6 +356,5 @@ def _traced(builder: Any, ctx: RequestContext) -> Any:
     trace = ctx.trace
     if trace is None:
         return builder
-    from brutor.observability.tracing import Tracing
-
-    return builder.header("traceparent", Tracing.upstream_traceparent(trace))
+    # As Tracing.upstream_traceparent, without importing the tracing stack on the request path.
+    return builder.header("traceparent", f"00-{trace.trace_id:032x}-{trace.call_span_id:016x}-01")

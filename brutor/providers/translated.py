@@ -486,15 +486,18 @@ def account(ctx: RequestContext, t: Translator) -> None:
     if t.completion_tokens is not None:
         usage.completion_tokens = t.completion_tokens
     elif t.content_chars:
-        # No usage from upstream (a stream cut short): estimate ~4 characters per token.
+        # No usage from upstream (a stream cut short): estimate ~4 characters per token, and the prompt
+        # from the gateway's own estimate (Bedrock sends both counts only at the very end).
         usage.completion_tokens = (t.content_chars + 3) // 4
         usage.estimated = True
+        if t.prompt_tokens is None and ctx.call is not None:
+            usage.prompt_tokens = ctx.call.prompt_estimate
 
 
 def traced(builder: Any, ctx: RequestContext) -> Any:
     """W3C trace context for the upstream: its spans become children of this request's call span."""
-    if ctx.trace is None:
+    trace = ctx.trace
+    if trace is None:
         return builder
-    from brutor.observability.tracing import Tracing
-
-    return builder.header("traceparent", Tracing.upstream_traceparent(ctx.trace))
+    # As Tracing.upstream_traceparent, without importing the tracing stack on the request path.
+    return builder.header("traceparent", f"00-{trace.trace_id:032x}-{trace.call_span_id:016x}-01")

@@ -52,8 +52,13 @@ class StoreWatcher:
 
     async def _drop_listener(self) -> None:
         conn, self._listener = self._listener, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
+        if conn is None:
+            return
+        with contextlib.suppress(Exception):
+            if conn.is_closed():
+                # Dropped by the server: release our side without a (failing) goodbye.
+                conn.terminate()
+            else:
                 await conn.close(timeout=1)
 
     async def _run(self) -> None:
@@ -70,9 +75,17 @@ class StoreWatcher:
                 await self._drop_listener()
                 backoff = min(_MAX_BACKOFF, max(self._poll, backoff * 2))
                 await asyncio.sleep(backoff)
+            except Exception:
+                # A snapshot that cannot be applied: keep the running config, try again later.
+                log.exception("config store change could not be applied; keeping the running config")
+                await self._drop_listener()
+                backoff = min(_MAX_BACKOFF, max(self._poll, backoff * 2))
+                await asyncio.sleep(backoff)
 
     async def _step(self) -> None:
-        if self._listener is None or self._listener.is_closed():
+        if self._listener is not None and self._listener.is_closed():
+            await self._drop_listener()
+        if self._listener is None:
             self._listener = await self._store.listen(self._wake.set)
             # A change may have been announced while nobody listened: look now.
             self._wake.set()

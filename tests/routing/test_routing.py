@@ -116,6 +116,18 @@ def test_fallback_to_the_next_deployment_on_5xx_and_connect_errors() -> None:
     assert reply.status == 200 and ctx.deployment == "b"
 
 
+def test_a_failed_attempt_leaves_no_error_on_a_later_success() -> None:
+    class Failing(Scripted):
+        async def chat(
+            self, ctx: RequestContext, deployment: Deployment, payload: dict[str, Any]
+        ) -> Reply | StreamReply:
+            ctx.error_code = "upstream_503"  # as the providers' error mapping does
+            return Reply(503, [], b"{}")
+
+    reply, ctx = run(route(Failing("a", []), Scripted("b", [200]), weights=[1000, 1]))
+    assert reply.status == 200 and ctx.error_code is None
+
+
 def test_client_errors_are_not_retried() -> None:
     a, b = Scripted("a", [400]), Scripted("b", [200])
     reply, _ = run(route(a, b, weights=[1000, 1]))

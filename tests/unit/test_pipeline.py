@@ -125,3 +125,12 @@ def test_return_path_writes_a_json_line_and_builds_the_audit_record(tmp_path: Pa
     assert lines[0]["tenant"] == "acme" and lines[0]["key_id"] == "key-1" and lines[0]["model"] == "gpt-x"
     assert lines[0]["stream"] is True and lines[0]["prompt_tokens"] == 12
     assert lines[1]["error_code"] == "upstream_error" and lines[0]["cost_usd"] == first.cost_usd
+
+
+def test_return_path_strips_nul_from_client_text(tmp_path: Path) -> None:
+    egress = ReturnPath(AccessLog("off"))
+    ctx = RequestContext("rid-nul", {})
+    ctx.principal = Principal("key-1", "acme", subject="us\x00er")
+    ctx.call = Call(Target.LLM, "chat.completions", "gpt\x00-x")
+    rec = egress.record(ctx)
+    assert rec.resource == "gpt-x" and rec.subject == "user"
