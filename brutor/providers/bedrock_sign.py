@@ -1,5 +1,5 @@
-"""Authentication of Bedrock requests: AWS SigV4 (botocore's signer) over the exact bytes sent, or a
-Bedrock API key.
+"""Authentication of Bedrock requests: AWS SigV4 (brutor.providers.sigv4, checked against botocore's
+signer in the tests) over the exact bytes sent, or a Bedrock API key.
 
 Credentials, in order: the provider's ``aws_access_key_id``/``aws_secret_access_key`` (and
 ``aws_session_token``); else its ``api_key`` as a Bedrock API key (``Authorization: Bearer``); else
@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 # botocore ships no type information.
-from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth  # type: ignore[import-untyped]
-from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials, RefreshableCredentials  # type: ignore[import-untyped]
 from pydantic import SecretStr
 
@@ -34,22 +32,6 @@ Clock = Callable[[], datetime]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class _ClockedSigV4Auth(SigV4Auth):  # type: ignore[misc]
-    """botocore's SigV4 signer with the signing time taken from ``clock`` (tests sign at a fixed time)."""
-
-    def __init__(self, credentials: Any, region: str, clock: Clock) -> None:
-        super().__init__(credentials, SERVICE, region)
-        self._clock = clock
-
-    def add_auth(self, request: AWSRequest) -> None:
-        # As SigV4Auth.add_auth, with the injected clock.
-        request.context["timestamp"] = self._clock().strftime(SIGV4_TIMESTAMP)
-        self._modify_request_before_signing(request)
-        canonical_request = self.canonical_request(request)
-        string_to_sign = self.string_to_sign(request, canonical_request)
-        self._inject_signature_to_request(request, self.signature(string_to_sign, request))
 
 
 class BedrockAuth:
@@ -104,14 +86,6 @@ class BedrockAuth:
             headers=headers,
             now=self._clock(),
         )
-
-    def sign_with_botocore(
-        self, credentials: Any, url: str, body: bytes, headers: dict[str, str]
-    ) -> dict[str, str]:
-        """botocore's signature for the same request (the reference the fast signer is tested against)."""
-        request = AWSRequest(method="POST", url=url, data=body, headers=headers)
-        _ClockedSigV4Auth(credentials, self.region, self._clock).add_auth(request)
-        return {name.lower(): value for name, value in request.headers.items()}
 
     async def _frozen_credentials(self) -> Any:
         if not self._chain_resolved:
