@@ -26,6 +26,7 @@ from brutor.credentials import LiveSecret
 from brutor.errors import GatewayError, upstream_bad_response, upstream_interrupted
 from brutor.http.upstream import build_client, first_byte, map_transport_error
 from brutor.pipeline.reply import Headers, Reply, StreamReply
+from brutor.providers.accounting import account_stream
 from brutor.providers.base import Deployment
 
 _JSON: Headers = [("content-type", "application/json")]
@@ -230,7 +231,7 @@ class _UpstreamStream:
                 out = relay.feed(chunk)
                 if relay.done:
                     if relay.error is None:
-                        _account_relay(ctx, relay)
+                        account_stream(ctx, relay)
                         reply.complete = True
                     ctx.mark_first_token()
                     yield out
@@ -259,7 +260,7 @@ class _UpstreamStream:
                 self._deployment.name, "the upstream sent an oversized or malformed event"
             )
         finally:
-            _account_relay(ctx, relay)
+            account_stream(ctx, relay)
             if relay.error is not None:
                 if reply.error is None:
                     reply.error = upstream_bad_response(
@@ -284,23 +285,6 @@ def _account(ctx: RequestContext, usage: Any) -> None:
         details = usage.get("prompt_tokens_details")
         if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
             ctx.usage.cached_tokens = details["cached_tokens"]
-
-
-def _account_relay(ctx: RequestContext, relay: ChatStreamRelay) -> None:
-    usage = ctx.usage
-    if relay.prompt_tokens is not None:
-        usage.prompt_tokens = relay.prompt_tokens
-    if relay.cached_tokens is not None:
-        usage.cached_tokens = relay.cached_tokens
-    if relay.completion_tokens is not None:
-        usage.completion_tokens = relay.completion_tokens
-    elif relay.content_chars:
-        # No usage from upstream (some self-hosted servers): estimate ~4 characters per token, and take
-        # the prompt from the gateway's own estimate so token limits and cost do not undercount.
-        usage.completion_tokens = (relay.content_chars + 3) // 4
-        usage.estimated = True
-        if relay.prompt_tokens is None and ctx.call is not None:
-            usage.prompt_tokens = ctx.call.prompt_estimate
 
 
 def _error_passthrough(ctx: RequestContext, deployment: Deployment, response: Response, raw: bytes) -> Reply:

@@ -31,6 +31,7 @@ from brutor.errors import (
 )
 from brutor.http.upstream import first_byte, map_transport_error
 from brutor.pipeline.reply import Headers, Reply, StreamReply
+from brutor.providers.accounting import account_stream
 from brutor.providers.base import Deployment
 
 Translator = AnthropicStreamTranslator | BedrockStreamTranslator
@@ -451,7 +452,7 @@ class TranslatedStream:
                     out = t.feed(chunk)
             if t.error_type is None and t.stopped:
                 # The answer is complete (a missing trailing event after the stop reason is tolerated).
-                account(ctx, t)
+                account_stream(ctx, t)
                 reply.complete = True
                 ctx.mark_first_token()
                 yield out
@@ -473,25 +474,8 @@ class TranslatedStream:
         except TranslateError:
             reply.error = upstream_interrupted(name, "the upstream sent a malformed event")
         finally:
-            account(ctx, t)
+            account_stream(ctx, t)
             await self._close_upstream(drain=t.done and not eof)
-
-
-def account(ctx: RequestContext, t: Translator) -> None:
-    usage = ctx.usage
-    if t.prompt_tokens is not None:
-        usage.prompt_tokens = t.prompt_tokens
-    if t.cached_tokens is not None:
-        usage.cached_tokens = t.cached_tokens
-    if t.completion_tokens is not None:
-        usage.completion_tokens = t.completion_tokens
-    elif t.content_chars:
-        # No usage from upstream (a stream cut short): estimate ~4 characters per token, and the prompt
-        # from the gateway's own estimate (Bedrock sends both counts only at the very end).
-        usage.completion_tokens = (t.content_chars + 3) // 4
-        usage.estimated = True
-        if t.prompt_tokens is None and ctx.call is not None:
-            usage.prompt_tokens = ctx.call.prompt_estimate
 
 
 def traced(builder: Any, ctx: RequestContext) -> Any:
