@@ -43,7 +43,7 @@ Notes:
   EUR to USD", "10 miles in km" vs "10 km in miles", "string to integer" vs "integer to string") score
   0.98-0.99, above most true paraphrases; only t = 0.995 is clean, where ~1 % of paraphrases hit.
   Checking numbers alone (CACHE.md's minimal suggestion) does not change that.
-- The lexical guard (tests/cache_quality/guard.py: numbers + units, antonym keywords, negation,
+- The lexical guard (brutor/cache/guard.py: numbers + units, antonym keywords, negation,
   to/from direction, reordered words, optionally names) removes almost all of those and costs 0.4
   points of recall at 0.96 (3.5 at 0.80). What it cannot see are lower-case swaps of a word for a sibling (adults/children,
   radius/diameter, economy/business, seasons/episodes); those score 0.91-0.96, which sets the threshold.

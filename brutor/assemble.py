@@ -245,3 +245,38 @@ def start_observability(gateway: Gateway, loop: asyncio.AbstractEventLoop) -> No
         gateway.metrics.start(loop)
     if gateway.audit is not None:
         gateway.audit.start(loop)
+
+
+def attach_cache(gateway: Gateway, data_dir: Path) -> None:
+    """The cache stage for a serving worker, when enabled (stores and the embedder built here, in the
+    worker: onnxruntime sessions and client connections must not cross granian's fork)."""
+    cfg = gateway.config.cache
+    if not cfg.enabled:
+        return
+    from brutor.cache.entries import Entries, MemoryEntries
+    from brutor.cache.index import MemoryIndex, VectorIndex
+    from brutor.cache.stage import CacheStage
+
+    entries: Entries
+    if cfg.entries == "redis":
+        from brutor.cache.redis_entries import RedisEntries
+        from brutor.limits.redis_client import RedisClient
+
+        entries = RedisEntries(RedisClient(cfg.redis_url, timeout=0.2))
+    else:
+        entries = MemoryEntries(cfg.max_entries)
+    index: VectorIndex | None = None
+    embedder = None
+    if cfg.semantic:
+        from brutor.embed.embedder import Embedder
+
+        embedder = Embedder.load(data_dir / "models")
+        if cfg.index == "qdrant" and cfg.qdrant_url:
+            from qdrant_client import AsyncQdrantClient
+
+            from brutor.cache.qdrant_index import QdrantIndex
+
+            index = QdrantIndex(AsyncQdrantClient(url=cfg.qdrant_url))
+        else:
+            index = MemoryIndex(cfg.max_entries)
+    gateway.pipeline.swap_cache(CacheStage(cfg, entries, index, embedder))

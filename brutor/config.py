@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from brutor.cache.config import CacheConfig
 from brutor.config_jwt import JwtConfig as JwtConfig
 from brutor.config_jwt import JwtIssuerConfig as JwtIssuerConfig
 from brutor.config_model import ConfigModel
@@ -286,6 +287,7 @@ class GatewayConfig(ConfigModel):
     entitlements: EntitlementsConfig = EntitlementsConfig()
     limits: LimitsConfig = LimitsConfig()
     guardrails: GuardrailsConfig = GuardrailsConfig()
+    cache: CacheConfig = CacheConfig()
     routing: RoutingConfig = RoutingConfig()
     vault: VaultConfig | None = None
     audit: AuditConfig = AuditConfig()

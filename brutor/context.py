@@ -75,6 +75,7 @@ class RequestContext:
         "error_code",
         "guardrails",
         "headers",
+        "on_complete",
         "output_guard",
         "principal",
         "request_id",
@@ -107,6 +108,8 @@ class RequestContext:
         self.guardrails: list[dict[str, Any]] | None = None
         # Extra headers for the upstream request (route transforms), set per attempt by the call stage.
         self.upstream_headers: dict[str, str] | None = None
+        # Called by the return path with a complete, successful non-stream answer (the cache's store).
+        self.on_complete: Any = None
         # The response policy for this request's answer (brutor.guardrails.response), when one applies.
         self.output_guard: Any = None
         self.principal: Principal | None = None

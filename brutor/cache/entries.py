@@ -32,6 +32,8 @@ class Entry:
     completion_tokens: int = 0
     created: float = 0.0  # wall-clock seconds when stored (for the Age header and the audit record)
     embedder_id: str | None = None  # set when the entry is also reachable by similarity
+    # The last user turn it answered: a semantic hit must also pass the lexical guard against it.
+    question: str | None = None
 
 
 def encode_entry(entry: Entry) -> bytes:
@@ -45,6 +47,7 @@ def encode_entry(entry: Entry) -> bytes:
             "completion_tokens": entry.completion_tokens,
             "created": entry.created,
             "embedder_id": entry.embedder_id,
+            "question": entry.question,
         }
     )
     return header + b"\n" + entry.body
@@ -65,6 +68,7 @@ def decode_entry(value: bytes) -> Entry | None:
             completion_tokens=int(doc["completion_tokens"]),
             created=float(doc["created"]),
             embedder_id=doc["embedder_id"] if isinstance(doc["embedder_id"], str) else None,
+            question=doc["question"] if isinstance(doc.get("question"), str) else None,
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None

@@ -49,6 +49,10 @@ class Pipeline:
         """Install a new router for one target (models changed); requests in flight keep the old one."""
         self._targets = {**self._targets, target: (router, caller)}
 
+    def swap_cache(self, cache: Stage) -> None:
+        """Install the cache stage (built in the worker, after the pipeline)."""
+        self._cache = cache
+
     def swap_guard(self, guard: Stage | None) -> None:
         """Install a new guardrail stage (config reload), or none."""
         self._guard = guard

@@ -74,6 +74,9 @@ class BrutorApp:
 
             self._slot = WorkerSlot(self._data_dir / "workers")
             attach_observability(self._gateway, self._data_dir, self._slot.name)
+            from brutor.assemble import attach_cache
+
+            attach_cache(self._gateway, self._data_dir)
             start_observability(self._gateway, loop)
         if self._gateway.jwt is not None:
             self._gateway.jwt.start(loop)

@@ -78,10 +78,17 @@ def add_request_ids(headers: list[tuple[str, str]], ctx: RequestContext) -> None
         headers.append(("x-brutor-request-id", ctx.request_id))
 
 
+def _unaltered(ctx: RequestContext) -> bool:
+    """No response guardrail changed or blocked the answer (only such answers may be cached)."""
+    return not any(e.get("stage") == "response" for e in ctx.guardrails or ())
+
+
 def send_reply(proto: Any, ctx: RequestContext, reply: Reply, egress: ReturnPath) -> None:
     ctx.status = reply.status
     # The return path runs before the client sees any byte of the answer.
     egress.record(ctx)
+    if ctx.on_complete is not None and reply.status == 200 and _unaltered(ctx):
+        ctx.on_complete(reply.body, ctx.usage.prompt_tokens, ctx.usage.completion_tokens)
     headers = reply.headers
     add_request_ids(headers, ctx)
     if ctx.response_headers:

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from cache_support import FakeClock
 
-from brutor.cache import CacheUnavailable, Entry, MemoryEntries, RedisEntries
-from brutor.cache.entries import decode_entry, encode_entry
+from brutor.cache.entries import Entry, MemoryEntries, decode_entry, encode_entry
+from brutor.cache.errors import CacheUnavailable
+from brutor.cache.redis_entries import RedisEntries
 from brutor.limits.redis_client import RedisClient
 
 

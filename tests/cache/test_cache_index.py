@@ -13,7 +13,8 @@ import pytest
 from cache_support import DIMS, FakeClock, near, unit
 from qdrant_client import AsyncQdrantClient
 
-from brutor.cache import CacheUnavailable, MemoryIndex
+from brutor.cache.errors import CacheUnavailable
+from brutor.cache.index import MemoryIndex
 from brutor.cache.qdrant_index import QdrantIndex
 
 EMB = "all-MiniLM-L6-v2/int8-onnx@0123456789abcdef"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from guard import guard
+from brutor.cache.guard import guard
 
 PAIRS = Path(__file__).with_name("pairs.jsonl")
 

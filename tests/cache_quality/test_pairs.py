@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from guard import features, guard, mismatches
 from quality import load_pairs, rates, score
 from threshold import DEFAULT_THRESHOLD, GUARD, MAX_FALSE_HIT_RATE, MIN_TEST_HIT_RATE
 
+from brutor.cache.guard import features, guard, mismatches
 from brutor.embed import Embedder, cosine
 
 PAIRS = load_pairs()
