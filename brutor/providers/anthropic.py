@@ -16,15 +16,14 @@ from typing import Any
 
 import orjson
 from pyreqwest.client import Client
-from pyreqwest.exceptions import RequestError
 from pyreqwest.response import Response
 
 from brutor._native import AnthropicStreamTranslator
 from brutor.config import ProviderConfig
 from brutor.context import RequestContext
 from brutor.credentials import LiveSecret
-from brutor.errors import bad_request, upstream_bad_response
-from brutor.http.upstream import build_client, map_transport_error
+from brutor.errors import bad_request
+from brutor.http.upstream import build_client
 from brutor.pipeline.reply import Reply, StreamReply
 from brutor.providers import translated as tr
 from brutor.providers.anthropic_translate import ERROR_STATUS, error_fields, from_anthropic, to_anthropic
@@ -79,7 +78,16 @@ class AnthropicProvider:
         fallback_id = f"chatcmpl-brutor-{ctx.request_id}"
         created = int(self._clock())
         if not stream:
-            return await self._unary(ctx, deployment, builder, fallback_id, created)
+            return await tr.send_unary(
+                ctx,
+                deployment,
+                builder,
+                self._unary_deadline,
+                lambda c, r, raw: _status_error(c, deployment, r, raw),
+                lambda doc: from_anthropic(
+                    doc, ctx, fallback_id=fallback_id, created=created, model=deployment.name
+                ),
+            )
         translator = AnthropicStreamTranslator(
             fallback_id, deployment.name, created, include_usage=tr.wants_usage(payload)
         )
@@ -93,24 +101,6 @@ class AnthropicProvider:
             status_error=lambda c, r, raw: _status_error(c, deployment, r, raw),
             early_error=_early_error,
         )
-
-    async def _unary(
-        self, ctx: RequestContext, deployment: Deployment, builder: Any, fallback_id: str, created: int
-    ) -> Reply:
-        request = builder.timeout(self._unary_deadline).build()
-        try:
-            response = await request.send()
-            raw = (await response.bytes()).to_bytes()
-        except (RequestError, TimeoutError) as exc:
-            raise map_transport_error(exc, deployment.name) from None
-        ctx.mark_first_token()
-        if response.status != 200:
-            return _status_error(ctx, deployment, response, raw)
-        doc = tr.json_or_none(raw)
-        if not isinstance(doc, dict):
-            raise upstream_bad_response(deployment.name, "the response body is not a JSON object")
-        answer = from_anthropic(doc, ctx, fallback_id=fallback_id, created=created, model=deployment.name)
-        return Reply(200, list(tr.JSON_HEADERS), orjson.dumps(answer))
 
 
 def _status_error(ctx: RequestContext, deployment: Deployment, response: Response, raw: bytes) -> Reply:

@@ -339,6 +339,30 @@ def _answering(t: Translator) -> bool:
     return bool(t.content_chars or t.tool_calls or t.stopped or t.error_type is not None)
 
 
+async def send_unary(
+    ctx: RequestContext,
+    deployment: Deployment,
+    builder: Any,
+    deadline: Any,
+    status_error: StatusError,
+    convert: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Reply:
+    """A non-stream call: send, map transport errors and upstream error statuses, translate the answer."""
+    request = builder.timeout(deadline).build()
+    try:
+        response = await request.send()
+        raw = (await response.bytes()).to_bytes()
+    except (RequestError, TimeoutError) as exc:
+        raise map_transport_error(exc, deployment.name) from None
+    ctx.mark_first_token()
+    if response.status != 200:
+        return status_error(ctx, response, raw)
+    doc = json_or_none(raw)
+    if not isinstance(doc, dict):
+        raise upstream_bad_response(deployment.name, "the response body is not a JSON object")
+    return Reply(200, list(JSON_HEADERS), orjson.dumps(convert(doc)))
+
+
 async def open_stream(
     ctx: RequestContext,
     deployment: Deployment,
