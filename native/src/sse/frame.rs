@@ -46,10 +46,7 @@ const BOM_DONE: u8 = u8::MAX;
 pub(crate) struct Framer {
     /// The incomplete block held back, from its first byte.
     held: Vec<u8>,
-    /// The last byte scanned ended a line (true at stream start).
-    at_line_start: bool,
-    /// The last byte scanned was a CR ending a chunk: an LF starting the next chunk is part of it.
-    skip_lf: bool,
+    lines: LineState,
     /// The block that ended with that CR was removed, so its LF must be removed too.
     prev_dropped: bool,
     /// Number of BOM bytes matched so far at stream start, or `BOM_DONE`.
@@ -64,8 +61,7 @@ impl Framer {
     pub(crate) fn new(max_event_bytes: usize) -> Self {
         Self {
             held: Vec::new(),
-            at_line_start: true,
-            skip_lf: false,
+            lines: LineState::new(),
             prev_dropped: false,
             bom: 0,
             stopped: false,
@@ -126,8 +122,8 @@ impl Framer {
         let mut pos = 0;
         // Start of the run of chunk bytes to forward that is not yet copied to `out`.
         let mut emit_from = 0;
-        if self.skip_lf && !chunk.is_empty() {
-            self.skip_lf = false;
+        if self.lines.skip_lf && !chunk.is_empty() {
+            self.lines.skip_lf = false;
             if chunk[0] == b'\n' {
                 pos = 1;
                 // With nothing held this LF ends the previous (complete) block and shares its
@@ -140,7 +136,7 @@ impl Framer {
         }
 
         if !self.held.is_empty() {
-            let Some((end, blank)) = self.scan_block(chunk, pos) else {
+            let Some((end, blank)) = self.lines.scan_block(chunk, pos) else {
                 self.hold(chunk)?;
                 return Ok(Forward::Out);
             };
@@ -164,7 +160,7 @@ impl Framer {
 
         loop {
             let start = pos;
-            let Some((end, blank)) = self.scan_block(chunk, pos) else {
+            let Some((end, blank)) = self.lines.scan_block(chunk, pos) else {
                 break;
             };
             self.check_size(blank - start)?;
@@ -198,8 +194,8 @@ impl Framer {
     /// At end of stream: takes the held-back incomplete block out of the framer.
     /// The line state is reset, so a later feed starts on a fresh line.
     pub(crate) fn take_held(&mut self) -> Vec<u8> {
-        self.at_line_start = true;
-        self.skip_lf = false;
+        self.lines.at_line_start = true;
+        self.lines.skip_lf = false;
         if self.bom != BOM_DONE && self.bom > 0 {
             // A lone BOM prefix at EOF is data, not a BOM.
             self.held.extend_from_slice(&BOM[..usize::from(self.bom)]);
@@ -254,15 +250,34 @@ impl Framer {
         if matched > 0 {
             // Not a BOM after all: the bytes matched so far start the first block.
             self.held.extend_from_slice(&BOM[..matched]);
-            self.at_line_start = false;
+            self.lines.at_line_start = false;
         }
         Some((chunk, false))
+    }
+}
+
+/// Where a byte stream stands in its line structure: shared by the framer and the chat-chunk redactor,
+/// which both split SSE blocks (LF, CRLF or CR line ends, a CRLF possibly split across chunks).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LineState {
+    /// The last byte scanned ended a line (true at stream start).
+    pub(crate) at_line_start: bool,
+    /// The last byte scanned was a CR ending a chunk: an LF starting the next chunk is part of it.
+    pub(crate) skip_lf: bool,
+}
+
+impl LineState {
+    pub(crate) const fn new() -> Self {
+        Self {
+            at_line_start: true,
+            skip_lf: false,
+        }
     }
 
     /// Scans lines from `pos` to the end of the current block. Returns the end of the block
     /// (just past its blank line) and the start of that blank line, or `None` if the chunk ends
     /// first (the line state is then kept for the next chunk).
-    fn scan_block(&mut self, chunk: &[u8], mut pos: usize) -> Option<(usize, usize)> {
+    pub(crate) fn scan_block(&mut self, chunk: &[u8], mut pos: usize) -> Option<(usize, usize)> {
         loop {
             let Some(i) = memchr2(b'\n', b'\r', &chunk[pos..]) else {
                 if pos < chunk.len() {

@@ -11,6 +11,7 @@ pub mod scan;
 
 pub use decoder::{Decoder, Event, EventRef};
 pub use error::SseError;
+pub(crate) use frame::recycle;
 pub use frame::Forward;
 pub use redact::ChatChunkRedactor;
 pub use relay::{Accounting, ChatStreamRelay};

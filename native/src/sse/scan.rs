@@ -318,7 +318,7 @@ fn utf8_chars(s: &[u8]) -> u64 {
     s.iter().filter(|&&b| (b as i8) >= -0x40).count() as u64
 }
 
-fn hex4(raw: &[u8], i: usize) -> Option<u32> {
+pub(crate) fn hex4(raw: &[u8], i: usize) -> Option<u32> {
     let digits = raw.get(i..i + 4)?;
     digits
         .iter()

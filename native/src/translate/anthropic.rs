@@ -12,7 +12,8 @@
 
 use super::chunks::{Accounting, ChunkWriter};
 use super::json::Json;
-use super::{read_usage, recycle, TranslateError};
+use super::{read_usage, TranslateError};
+use crate::sse::recycle;
 use crate::sse::Decoder;
 
 const USAGE_KEYS: [&str; 4] = [

@@ -15,8 +15,9 @@
 
 use super::chunks::{Accounting, ChunkWriter};
 use super::json::Json;
-use super::{read_usage, recycle, TranslateError};
+use super::{read_usage, TranslateError};
 use crate::eventstream::{Decoder, Message};
+use crate::sse::recycle;
 
 const USAGE_KEYS: [&str; 4] = [
     "inputTokens",

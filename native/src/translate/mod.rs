@@ -15,16 +15,6 @@ pub use bedrock::BedrockStream;
 pub use chunks::{finish_reason, Accounting, TokenUsage, UpstreamError};
 pub use error::TranslateError;
 
-/// Keeps a reused output buffer from pinning a one-off large allocation.
-fn recycle(buf: &mut Vec<u8>) {
-    const KEEP_CAPACITY: usize = 64 * 1024;
-    if buf.capacity() > KEEP_CAPACITY {
-        *buf = Vec::new();
-    } else {
-        buf.clear();
-    }
-}
-
 /// Reads the usage counters present in `v` into `usage` (absent or non-integer ones are left).
 fn read_usage(
     usage: &mut TokenUsage,
