@@ -35,6 +35,7 @@ from brutor.routing.plan import Target as RouteTarget
 
 if TYPE_CHECKING:
     from brutor.audit.trail import AuditTrail
+    from brutor.cache.stage import CacheStage
     from brutor.observability.metrics import Metrics
     from brutor.observability.tracing import Tracing
     from brutor.store.postgres import PgConfigStore
@@ -60,10 +61,14 @@ class Gateway:
     metrics: Metrics | None = None
     tracing: Tracing | None = None
     credentials: Credentials | None = None
+    # The cache stage, when enabled (the admin API invalidates through it).
+    cache: CacheStage | None = None
     # Serializes reloads from the two sources (file watcher, store watcher).
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def aclose(self) -> None:
+        if self.cache is not None:
+            await self.cache.aclose()
         if self.jwt is not None:
             await self.jwt.aclose()
         if self.limits is not None:
@@ -247,7 +252,7 @@ def start_observability(gateway: Gateway, loop: asyncio.AbstractEventLoop) -> No
         gateway.audit.start(loop)
 
 
-def attach_cache(gateway: Gateway, data_dir: Path) -> None:
+def attach_cache(gateway: Gateway, data_dir: Path, loop: asyncio.AbstractEventLoop) -> None:
     """The cache stage for a serving worker, when enabled (stores and the embedder built here, in the
     worker: onnxruntime sessions and client connections must not cross granian's fork)."""
     cfg = gateway.config.cache
@@ -255,6 +260,7 @@ def attach_cache(gateway: Gateway, data_dir: Path) -> None:
         return
     from brutor.cache.entries import Entries, MemoryEntries
     from brutor.cache.index import MemoryIndex, VectorIndex
+    from brutor.cache.journal import Journal
     from brutor.cache.stage import CacheStage
 
     entries: Entries
@@ -279,4 +285,8 @@ def attach_cache(gateway: Gateway, data_dir: Path) -> None:
             index = QdrantIndex(AsyncQdrantClient(url=cfg.qdrant_url))
         else:
             index = MemoryIndex(cfg.max_entries)
-    gateway.pipeline.swap_cache(CacheStage(cfg, entries, index, embedder))
+    # Per-process entries: admin invalidations reach this host's other workers through the journal.
+    journal = Journal(data_dir / "cache" / "invalidations.jsonl") if cfg.entries == "memory" else None
+    gateway.cache = CacheStage(cfg, entries, index, embedder, metrics=gateway.metrics, journal=journal)
+    gateway.cache.start(loop)
+    gateway.pipeline.swap_cache(gateway.cache)

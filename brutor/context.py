@@ -67,6 +67,7 @@ class RequestContext:
     """Mutable state of one request as it moves through the stages and the return path."""
 
     __slots__ = (
+        "cache_saved",
         "cache_status",
         "call",
         "client_addr",
@@ -108,7 +109,8 @@ class RequestContext:
         self.guardrails: list[dict[str, Any]] | None = None
         # Extra headers for the upstream request (route transforms), set per attempt by the call stage.
         self.upstream_headers: dict[str, str] | None = None
-        # Called by the return path with a complete, successful non-stream answer (the cache's store).
+        # The cache's pending store of a miss (brutor.cache.stage.PendingStore): the server hands it a
+        # complete, successful answer (``answer(body, usage)``, or ``stream(chunks, usage)``).
         self.on_complete: Any = None
         # The response policy for this request's answer (brutor.guardrails.response), when one applies.
         self.output_guard: Any = None
@@ -116,6 +118,8 @@ class RequestContext:
         self.call: Call | None = None
         self.deployment: str | None = None
         self.cache_status = "off"
+        # (prompt, completion) tokens of the cached answer a hit served instead of calling the provider.
+        self.cache_saved: tuple[int, int] | None = None
         self.status = 0
         self.error_code: str | None = None
         self.usage = Usage()

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, unquote
 import orjson
 from pydantic import BaseModel
 
+from brutor.admin.cache_api import invalidate_cache
 from brutor.admin.openapi import openapi_document
 from brutor.admin.resources import AdminRequest
 from brutor.admin.routes import ROUTES
@@ -75,6 +76,8 @@ async def dispatch(
         actor = await authenticate(gateway, headers)
         if path == "/admin/usage" and method == "GET":
             return 200, _encode(await usage(gateway, dict(parse_qsl(query)))), ()
+        if path == "/admin/cache" and method == "DELETE":
+            return 200, _encode(await invalidate_cache(gateway, dict(parse_qsl(query)))), ()
         allowed = []
         for route in ROUTES:
             match = route.pattern.fullmatch(path)

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from brutor import __version__
+from brutor.admin.cache_api import OPENAPI_PATH as CACHE_PATH
 from brutor.admin.routes import ROUTES, Route
 
 _REF = "#/components/schemas/{model}"
@@ -85,13 +86,14 @@ def openapi_document() -> dict[str, Any]:
     paths["/admin/usage"] = {
         "get": {
             "operationId": "usage",
-            "summary": "Per-tenant usage counters of the answering worker",
+            "summary": "Usage totals from the audit trail (requests, tokens, cost, cache savings)",
             "tags": ["usage"],
             "responses": {
                 "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
             },
         }
     }
+    paths["/admin/cache"] = CACHE_PATH
     return {
         "openapi": "3.1.0",
         "info": {"title": "Brutor admin API", "version": __version__},

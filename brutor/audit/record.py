@@ -35,6 +35,8 @@ COLUMNS = (
     "cost_usd",
     "guardrails",
     "client",
+    "saved_tokens",
+    "saved_cost_usd",
 )
 
 
@@ -75,6 +77,10 @@ class AuditRecord:
     # Guardrail decisions: [{"stage": "request", "action": "redact", "types": {"EMAIL": 2}}, …]
     guardrails: list[dict[str, Any]] | None = None
     client: str = ""
+    # A cache hit: the tokens of the cached answer (prompt + completion) and their cost at the current
+    # price, which the provider was not paid for. Zero otherwise.
+    saved_tokens: int = 0
+    saved_cost_usd: float = 0.0
 
     def as_row(self, *, json_text: bool = False) -> tuple[Any, ...]:
         """Values in ``COLUMNS`` order; with ``json_text`` the two structured columns as JSON text.
@@ -110,6 +116,8 @@ class AuditRecord:
             self.cost_usd,
             guardrails,
             self.client,
+            self.saved_tokens,
+            self.saved_cost_usd,
         )
 
     def to_json(self) -> bytes:

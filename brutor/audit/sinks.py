@@ -45,11 +45,26 @@ CREATE TABLE IF NOT EXISTS audit_log (
     resource TEXT, deployment TEXT, stream INTEGER NOT NULL, status INTEGER NOT NULL, error_code TEXT,
     cache_status TEXT NOT NULL, stage_ms TEXT, ttft_ms REAL, prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL, usage_estimated INTEGER NOT NULL,
-    cost_usd REAL NOT NULL, guardrails TEXT, client TEXT
+    cost_usd REAL NOT NULL, guardrails TEXT, client TEXT, saved_tokens INTEGER NOT NULL DEFAULT 0,
+    saved_cost_usd REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS audit_log_tenant_time ON audit_log (tenant, started_at);
 CREATE INDEX IF NOT EXISTS audit_log_time ON audit_log (started_at);
 """
+# Columns added after the first release, for files created before them: (name, declaration).
+_SQLITE_ADDED = (
+    ("saved_tokens", "INTEGER NOT NULL DEFAULT 0"),
+    ("saved_cost_usd", "REAL NOT NULL DEFAULT 0"),
+)
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    have = {row[1] for row in conn.execute("PRAGMA table_info(audit_log)")}
+    for name, declaration in _SQLITE_ADDED:
+        if name not in have:
+            conn.execute(f"ALTER TABLE audit_log ADD COLUMN {name} {declaration}")
+
+
 _SQL_GROUP = {
     "tenant": "tenant",
     "model": "resource",
@@ -58,12 +73,13 @@ _SQL_GROUP = {
 }
 _AGGREGATES = (
     "count(*), sum(CASE WHEN status >= 400 THEN 1 ELSE 0 END), sum(prompt_tokens), sum(completion_tokens),"
-    " sum(cached_tokens), sum(cost_usd)"
+    " sum(cached_tokens), sum(cost_usd), sum(CASE WHEN cache_status = 'hit' THEN 1 ELSE 0 END),"
+    " sum(saved_tokens), sum(saved_cost_usd)"
 )
 
 
 def _usage_row(group: Any, agg: tuple[Any, ...]) -> dict[str, Any]:
-    requests, errors, prompt, completion, cached, cost = agg
+    requests, errors, prompt, completion, cached, cost, hits, saved, saved_cost = agg
     return {
         "group": group,
         "requests": int(requests),
@@ -72,6 +88,9 @@ def _usage_row(group: Any, agg: tuple[Any, ...]) -> dict[str, Any]:
         "completion_tokens": int(completion or 0),
         "cached_tokens": int(cached or 0),
         "cost_usd": round(float(cost or 0.0), 8),
+        "cache_hits": int(hits or 0),
+        "saved_tokens": int(saved or 0),
+        "saved_cost_usd": round(float(saved_cost or 0.0), 8),
     }
 
 
@@ -92,6 +111,7 @@ class SqliteSink:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SQLITE_SCHEMA)
+            _add_columns(conn)
             self._conn = conn
         return self._conn
 
@@ -248,10 +268,14 @@ _PG_TYPES = {
     "cost_usd": "float8",
     "guardrails": "jsonb",
     "client": "text",
+    "saved_tokens": "int8",
+    "saved_cost_usd": "float8",
 }
+# Spooled before these columns existed, a row has none of them: json_to_recordset gives NULL.
+_PG_DEFAULTS = {"saved_tokens": "coalesce(saved_tokens, 0)", "saved_cost_usd": "coalesce(saved_cost_usd, 0)"}
 _PG_INSERT = (
     f"INSERT INTO audit_log ({', '.join(COLUMNS)}) SELECT "  # noqa: S608 - constant columns
-    + ", ".join("to_timestamp(started_at)" if n == "started_at" else n for n in COLUMNS)
+    + ", ".join("to_timestamp(started_at)" if n == "started_at" else _PG_DEFAULTS.get(n, n) for n in COLUMNS)
     + " FROM json_to_recordset($1::json) AS x("
     + ", ".join(f"{n} {'float8' if n == 'started_at' else _PG_TYPES[n]}" for n in COLUMNS)
     + ") ON CONFLICT (request_id) DO NOTHING"

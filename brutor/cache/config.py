@@ -25,3 +25,7 @@ class CacheConfig(ConfigModel):
     index: Literal["memory", "qdrant"] = "memory"
     qdrant_url: str | None = None
     max_entries: int = Field(10_000, ge=1, le=10_000_000)
+    # Larger answers are not stored (a replay must stay cheap, and Redis values small).
+    max_entry_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    # How often expired entries and vectors are purged (lookups skip them in between).
+    purge_interval_seconds: float = Field(60.0, gt=0, le=86400)

@@ -156,6 +156,29 @@ class MemoryEntries:
     async def invalidate_model(self, model: str, tenant: str | None = None) -> int:
         return self._drop(lambda e: e.model == model and (tenant is None or e.tenant == tenant))
 
+    def drop(self, tenant: str | None, model: str | None, key: str | None, before: float) -> int:
+        """Drop the entries matching every given field that were stored at or before ``before``
+        (wall-clock seconds): a journalled invalidation (``brutor.cache.journal``) applied by a worker."""
+        doomed = [
+            slot
+            for slot, (_, entry) in self._data.items()
+            if entry.created <= before
+            and (tenant is None or entry.tenant == tenant)
+            and (model is None or entry.model == model)
+            and (key is None or slot[2] == key)
+        ]
+        for slot in doomed:
+            del self._data[slot]
+        return len(doomed)
+
+    def purge_expired(self) -> int:
+        """Drop expired entries (reads already skip them), for the periodic housekeeping task."""
+        now = self._clock()
+        doomed = [slot for slot, (expires, _) in self._data.items() if expires <= now]
+        for slot in doomed:
+            del self._data[slot]
+        return len(doomed)
+
     def _drop(self, match: Callable[[Entry], bool]) -> int:
         doomed = [slot for slot, (_, entry) in self._data.items() if match(entry)]
         for slot in doomed:

@@ -157,6 +157,8 @@ class Metrics:
             n = table.get(key, 0)
         table[key] = n + 1
         if cache != "off":
+            if record.saved_tokens:
+                self._observe_saved(record)
             table = self._cache
             n = table.get(cache)
             if n is None:
@@ -195,6 +197,11 @@ class Metrics:
             self._observe_error(record)
         if record.guardrails:
             self._observe_guardrails(record.guardrails)
+
+    def _observe_saved(self, record: AuditRecord) -> None:
+        labels = (str(record.tenant), str(record.resource))
+        self.inc("brutor_cache_saved_tokens_total", labels, record.saved_tokens)
+        self.inc("brutor_cache_saved_cost_usd_total", labels, record.saved_cost_usd)
 
     def _admit(self, table: dict[Any, Any], key: Any, other: Any) -> Any:
         """The key a new label set is counted under: itself while the family has room, else overflow."""

@@ -80,7 +80,7 @@ COST = MetricSpec("brutor_cost_usd_total", "counter", "Estimated cost in US doll
 CACHE = MetricSpec(
     "brutor_cache_requests_total",
     "counter",
-    "Response cache lookups by result (hit, miss, bypass).",
+    "Response cache lookups by result (hit, miss, bypass, unavailable).",
     ("status",),
 )
 GUARDRAILS = MetricSpec(
@@ -105,6 +105,24 @@ NAMED = (
         "counter",
         "Rate-limit backend failures (the policy's fail-open/closed rule applied).",
         ("policy",),
+    ),
+    MetricSpec(
+        "brutor_cache_errors_total",
+        "counter",
+        "Cache store or index failures, by operation (lookup, store, purge); lookups fail open.",
+        ("operation",),
+    ),
+    MetricSpec(
+        "brutor_cache_saved_tokens_total",
+        "counter",
+        "Tokens of cached answers served instead of calling the provider.",
+        ("tenant", "model"),
+    ),
+    MetricSpec(
+        "brutor_cache_saved_cost_usd_total",
+        "counter",
+        "Estimated cost in US dollars of the cached answers served.",
+        ("tenant", "model"),
     ),
     MetricSpec("brutor_audit_spool_bytes", "gauge", "Bytes waiting in the audit spool.", ()),
     MetricSpec(

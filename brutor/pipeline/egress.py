@@ -67,6 +67,13 @@ class ReturnPath:
     def _audit_record(self, ctx: RequestContext) -> AuditRecord:
         principal, call, usage = ctx.principal, ctx.call, ctx.usage
         resource = call.resource if call is not None else None
+        saved, saved_cost = 0, 0.0
+        if ctx.cache_saved is not None and resource:
+            saved_prompt, saved_completion = ctx.cache_saved
+            saved, saved_cost = (
+                saved_prompt + saved_completion,
+                self.cost(resource, saved_prompt, saved_completion),
+            )
         return AuditRecord(
             request_id=ctx.request_id,
             client_request_id=ctx.client_request_id,
@@ -93,6 +100,8 @@ class ReturnPath:
             cost_usd=self.cost(resource, usage.prompt_tokens, usage.completion_tokens) if resource else 0.0,
             guardrails=ctx.guardrails,
             client=ctx.client_addr,
+            saved_tokens=saved,
+            saved_cost_usd=saved_cost,
         )
 
     def _settle(self, ctx: RequestContext) -> None:
@@ -142,6 +151,7 @@ def _access_line(rec: AuditRecord) -> dict[str, Any]:
         "completion_tokens": rec.completion_tokens,
         "usage_estimated": rec.usage_estimated,
         "cost_usd": rec.cost_usd,
+        "saved_tokens": rec.saved_tokens,
         "duration_ms": round(rec.duration_ms, 3),
         "ttft_ms": None if rec.ttft_ms is None else round(rec.ttft_ms, 3),
         "client": rec.client,

@@ -76,7 +76,7 @@ class BrutorApp:
             attach_observability(self._gateway, self._data_dir, self._slot.name)
             from brutor.assemble import attach_cache
 
-            attach_cache(self._gateway, self._data_dir)
+            attach_cache(self._gateway, self._data_dir, loop)
             start_observability(self._gateway, loop)
         if self._gateway.jwt is not None:
             self._gateway.jwt.start(loop)

@@ -88,7 +88,7 @@ def send_reply(proto: Any, ctx: RequestContext, reply: Reply, egress: ReturnPath
     # The return path runs before the client sees any byte of the answer.
     egress.record(ctx)
     if ctx.on_complete is not None and reply.status == 200 and _unaltered(ctx):
-        ctx.on_complete(reply.body, ctx.usage.prompt_tokens, ctx.usage.completion_tokens)
+        ctx.on_complete.answer(reply.body, ctx.usage)
     headers = reply.headers
     add_request_ids(headers, ctx)
     if ctx.response_headers:
@@ -149,8 +149,12 @@ async def send_stream(
         headers.extend(ctx.response_headers)
     transport = proto.response_stream(reply.status, headers)
     disconnected = False
+    # A cache miss keeps what the client is sent, to store it if the stream completes.
+    sent: list[bytes] | None = [] if ctx.on_complete is not None and reply.status == 200 else None
     try:
         async for chunk in reply.chunks:
+            if sent is not None:
+                sent.append(chunk)
             if reply.complete:
                 # The last piece of a completed stream: record first, then the piece and [DONE] together.
                 egress.record(ctx)
@@ -171,9 +175,16 @@ async def send_stream(
     if disconnected:
         ctx.error_code = "client_disconnected"
         egress.record(ctx)
-        return
-    if reply.complete:
-        return
+    elif reply.complete:
+        _store_stream(ctx, sent)
+    else:
+        await _end_stream(ctx, reply, egress, transport, sent)
+
+
+async def _end_stream(
+    ctx: RequestContext, reply: StreamReply, egress: ReturnPath, transport: Any, sent: list[bytes] | None
+) -> None:
+    """The terminator of a stream whose producer ended without marking its last chunk."""
     error = reply.error
     if error is not None:
         ctx.error_code = error.code
@@ -184,3 +195,11 @@ async def send_stream(
         # The client may leave between the last chunk and the terminator; nothing is left to tell it.
         with contextlib.suppress(RuntimeError):
             await transport.send_bytes(frame)
+    if error is None:
+        _store_stream(ctx, sent)
+
+
+def _store_stream(ctx: RequestContext, sent: list[bytes] | None) -> None:
+    """Hand a completed stream to the cache (after the client has it all: never a delay to the client)."""
+    if sent is not None and _unaltered(ctx):
+        ctx.on_complete.stream(sent, ctx.usage)

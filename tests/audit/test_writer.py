@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import sqlite3
 import time
 from pathlib import Path
 
 import asyncpg
+import orjson
 import pytest
 from audit_support import FlakySink, record
 
-from brutor.audit.sinks import PostgresSink, SqliteSink, UsageQuery
+from brutor.audit.record import AuditRecord
+from brutor.audit.sinks import _SQLITE_SCHEMA, PostgresSink, SqliteSink, UsageQuery
 from brutor.audit.spool import Spool
 from brutor.audit.writer import AuditWriter
 from brutor.store.postgres import PgConfigStore
@@ -175,6 +178,53 @@ def test_a_row_postgres_refuses_is_skipped_not_retried_forever(pg_schema: str) -
         await sink.write([r.to_json() for r in rows])
         usage = await sink.usage(UsageQuery(None, 0, time.time() + 10, "tenant"))
         assert usage[0]["requests"] == 8
+        await sink.aclose()
+
+    asyncio.run(go())
+
+
+def _savings_rows(t0: float) -> list[AuditRecord]:
+    hits = [
+        record(i, started=t0 + i, cache_status="hit", saved_tokens=30, saved_cost_usd=0.002) for i in range(3)
+    ]
+    return [*hits, record(3, started=t0 + 3)]
+
+
+def _old_payload(t0: float) -> bytes:
+    """A row spooled by a gateway from before the savings columns (the fields are missing)."""
+    doc = orjson.loads(record(4, started=t0 + 4).to_json())
+    del doc["saved_tokens"], doc["saved_cost_usd"]
+    return orjson.dumps(doc)
+
+
+def test_sqlite_sink_records_cache_savings_and_upgrades_an_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    added = ", saved_tokens INTEGER NOT NULL DEFAULT 0,\n    saved_cost_usd REAL NOT NULL DEFAULT 0"
+    assert added in _SQLITE_SCHEMA
+    with sqlite3.connect(path) as conn:  # the table as the first release created it
+        conn.executescript(_SQLITE_SCHEMA.replace(added, ""))
+        assert "saved_tokens" not in {r[1] for r in conn.execute("PRAGMA table_info(audit_log)")}
+
+    async def go() -> None:
+        sink = SqliteSink(path)
+        t0 = 1_800_000_000.0
+        await sink.write([r.to_json() for r in _savings_rows(t0)] + [_old_payload(t0)])
+        [row] = await sink.usage(UsageQuery("acme", t0, t0 + 100, "model"))
+        assert (row["requests"], row["cache_hits"], row["saved_tokens"]) == (5, 3, 90)
+        assert row["saved_cost_usd"] == pytest.approx(0.006)
+        await sink.aclose()
+
+    asyncio.run(go())
+
+
+def test_postgres_sink_records_cache_savings(pg_schema: str) -> None:
+    async def go() -> None:
+        sink = PostgresSink(PG_URL, pg_schema)
+        t0 = 1_800_000_000.0
+        await sink.write([r.to_json() for r in _savings_rows(t0)] + [_old_payload(t0)])
+        [row] = await sink.usage(UsageQuery("acme", t0, t0 + 100, "model"))
+        assert (row["requests"], row["cache_hits"], row["saved_tokens"]) == (5, 3, 90)
+        assert row["saved_cost_usd"] == pytest.approx(0.006)
         await sink.aclose()
 
     asyncio.run(go())

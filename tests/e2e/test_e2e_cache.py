@@ -90,6 +90,9 @@ def test_bypass_rules(gw: GatewayProcess) -> None:
         {**auth(KEY_A), "Cache-Control": "no-cache"},
     )
     assert cache_header(resp) == "bypass; reason=no-cache"
+    # Longer than the embedder's 256-token window: its end would not be embedded.
+    long_question = "Please summarise this. " + " ".join(f"word{i}" for i in range(400))
+    assert cache_header(ask(gw, KEY_A, long_question)) == "bypass; reason=too-long"
 
 
 def test_a_stream_gets_the_cached_answer_replayed(gw: GatewayProcess) -> None:
