@@ -35,6 +35,7 @@ from brutor.routing.plan import Target as RouteTarget
 
 if TYPE_CHECKING:
     from brutor.audit.trail import AuditTrail
+    from brutor.cache.embedding import CacheEmbedder
     from brutor.cache.stage import CacheStage
     from brutor.observability.metrics import Metrics
     from brutor.observability.tracing import Tracing
@@ -272,11 +273,9 @@ def attach_cache(gateway: Gateway, data_dir: Path, loop: asyncio.AbstractEventLo
     else:
         entries = MemoryEntries(cfg.max_entries)
     index: VectorIndex | None = None
-    embedder = None
+    embedder: CacheEmbedder | None = None
     if cfg.semantic:
-        from brutor.embed.embedder import Embedder
-
-        embedder = Embedder.load(data_dir / "models")
+        embedder = _cache_embedder(gateway, data_dir)
         if cfg.index == "qdrant" and cfg.qdrant_url:
             from qdrant_client import AsyncQdrantClient
 
@@ -290,3 +289,22 @@ def attach_cache(gateway: Gateway, data_dir: Path, loop: asyncio.AbstractEventLo
     gateway.cache = CacheStage(cfg, entries, index, embedder, metrics=gateway.metrics, journal=journal)
     gateway.cache.start(loop)
     gateway.pipeline.swap_cache(gateway.cache)
+
+
+def _cache_embedder(gateway: Gateway, data_dir: Path) -> CacheEmbedder:
+    cfg = gateway.config.cache
+    if cfg.embedder == "route":
+        from brutor.cache.embedding import RouteEmbedding
+
+        assert cfg.embedding_model is not None  # config validation
+        return RouteEmbedding(
+            gateway.pipeline,
+            gateway.pipeline.egress,
+            cfg.embedding_model,
+            timeout=cfg.embedding_timeout_seconds,
+            max_chars=cfg.embedding_max_chars,
+        )
+    from brutor.cache.embedding import LocalEmbedding
+    from brutor.embed.embedder import Embedder
+
+    return LocalEmbedding(Embedder.load(data_dir / "models"))

@@ -25,6 +25,7 @@ Behaviour is selected by the *upstream* model name in the request body:
 ``mock-500``               500 server_error
 ``mock-no-usage``          streams never carry a usage chunk, even when include_usage is asked
 ``mock-slow-stream``       100 content chunks, one every 0.2 s (for disconnect tests)
+``mock-embed-folded``      embeddings of the text lowercased without punctuation (``fold``)
 
 Helper functions (``chat_reply``, ``count_words``, ``mock_embedding``, ``sample_from_schema``) let
 tests compute the exact expected output.
@@ -143,6 +144,12 @@ def mock_embedding(text: str, dims: int = DEFAULT_EMBED_DIMS) -> list[float]:
             out.append((value - 32768) / 32768.0)
         counter += 1
     return out
+
+
+def fold(text: str) -> str:
+    """What ``mock-embed-folded`` embeds: the words, lowercased, without punctuation (so questions that
+    differ only in case and punctuation get the same vector: a semantic match, not an exact one)."""
+    return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
 
 
 def _tool_call_arguments(tool: dict[str, Any]) -> str:
@@ -605,7 +612,7 @@ class MockHandler(BaseHTTPRequestHandler):
         b64 = body.get("encoding_format") == "base64"
         data = []
         for i, text in enumerate(inputs):
-            vec = mock_embedding(text, dims)
+            vec = mock_embedding(fold(text) if model == "mock-embed-folded" else text, dims)
             emb: Any = base64.b64encode(struct.pack(f"<{dims}f", *vec)).decode() if b64 else vec
             data.append({"object": "embedding", "index": i, "embedding": emb})
         tokens = sum(count_words(t) for t in inputs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from brutor.config_model import ConfigModel
 
@@ -24,8 +24,21 @@ class CacheConfig(ConfigModel):
     redis_url: str = "redis://127.0.0.1:6379/0"
     index: Literal["memory", "qdrant"] = "memory"
     qdrant_url: str | None = None
+    # Where the semantic tier's vectors come from: the built-in model, or an embeddings model this gateway
+    # routes (``embedding_model``, a model alias of type embedding).
+    embedder: Literal["local", "route"] = "local"
+    embedding_model: str | None = None
+    embedding_timeout_seconds: float = Field(2.0, gt=0, le=60)
+    # Longer questions bypass the cache with a routed embedder (the local one counts tokens).
+    embedding_max_chars: int = Field(8000, ge=1, le=1_000_000)
     max_entries: int = Field(10_000, ge=1, le=10_000_000)
     # Larger answers are not stored (a replay must stay cheap, and Redis values small).
     max_entry_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
     # How often expired entries and vectors are purged (lookups skip them in between).
     purge_interval_seconds: float = Field(60.0, gt=0, le=86400)
+
+    @model_validator(mode="after")
+    def _check_embedder(self) -> CacheConfig:
+        if self.embedder == "route" and not self.embedding_model:
+            raise ValueError("embedding_model: required with embedder: route")
+        return self

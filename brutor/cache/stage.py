@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from brutor.cache.config import CacheConfig
+from brutor.cache.embedding import CacheEmbedder
 from brutor.cache.entries import Entries, Entry, MemoryEntries
 from brutor.cache.errors import CacheUnavailable
 from brutor.cache.guard import guard
@@ -45,7 +46,7 @@ class CacheStage:
         cfg: CacheConfig,
         entries: Entries,
         index: VectorIndex | None,
-        embedder: Any,
+        embedder: CacheEmbedder | None,
         *,
         metrics: Any = None,
         journal: Journal | None = None,
@@ -113,10 +114,10 @@ class CacheStage:
         question, embedder, index = pending.question, self._embedder, self._index
         if embedder is None or index is None or not question:
             return None
-        vector = await embedder.aembed(question)
+        vector, embedder_id = await embedder.embed(question, pending.tenant)
         scope = semantic_scope(pending.tenant, pending.model, payload)
-        pending.vector, pending.scope, pending.embedder_id = vector, scope, embedder.id
-        near = await index.search(pending.tenant, scope, vector, self._cfg.threshold, embedder.id)
+        pending.vector, pending.scope, pending.embedder_id = vector, scope, embedder_id
+        near = await index.search(pending.tenant, scope, vector, self._cfg.threshold, embedder_id)
         if near is None:
             return None
         entry = await self._entries.get(pending.tenant, pending.model, near[0])
@@ -233,6 +234,9 @@ class CacheStage:
             await asyncio.gather(*self._pending, return_exceptions=True)
         if self._journal is not None:
             self._journal.close()
+        close = getattr(self._embedder, "close", None)
+        if close is not None:
+            close()
 
     # -- helpers ---------------------------------------------------------------------------------------
 

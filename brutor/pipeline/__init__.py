@@ -57,6 +57,14 @@ class Pipeline:
         """Install a new guardrail stage (config reload), or none."""
         self._guard = guard
 
+    def target(self, target: Target) -> tuple[Router, Caller]:
+        """The current router and caller of ``target`` (for the gateway's own calls, e.g. the cache's
+        embeddings); raises 404 when the target has none."""
+        pair = self._targets.get(target)
+        if pair is None:
+            raise not_found(f"No route for {target.value} calls on this gateway.")
+        return pair
+
     async def run(self, ctx: RequestContext, decode: Decode) -> Reply | StreamReply:
         clock = time.perf_counter
         stages = ctx.stage_ms

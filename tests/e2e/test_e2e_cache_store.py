@@ -308,3 +308,65 @@ def test_fails_open_while_redis_is_stopped_and_recovers(tmp_path: Path, mock: Mo
     finally:
         g.stop()
         redis.stop()
+
+
+# -- vectors from an embeddings model the gateway routes -----------------------------------------------
+
+
+def route_config(data: Path, upstream: str, embedding_model: str) -> dict[str, Any]:
+    cfg = config(data, upstream, embedder="route", embedding_model=embedding_model)
+    cfg["models"] += [
+        {
+            "name": "embed-folded",
+            "provider": "up",
+            "upstream_model": "mock-embed-folded",
+            "type": "embedding",
+        },
+        {"name": "embed-broken", "provider": "down", "upstream_model": "any", "type": "embedding"},
+    ]
+    dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    cfg["providers"] += [{"name": "down", "type": "openai", "base_url": dead, "api_key": DEFAULT_API_KEY}]
+    return cfg
+
+
+def test_routed_embeddings_give_semantic_hits_and_are_audited(tmp_path: Path, mock: MockOpenAI) -> None:
+    g = GatewayProcess(tmp_path, route_config(tmp_path / "data", mock.base_url, "embed-folded"))
+    g.start(timeout=90)
+    try:
+        first = ask(g, "What is the capital of Peru?")
+        assert status(first) == "miss"
+        until_hit(g, "What is the capital of Peru?")
+        # Same words, other case and punctuation: another exact key, the same folded embedding, so the
+        # first question's entry is served (its key, not this question's).
+        near = ask(g, "what is the capital of peru")
+        assert status(near) == "hit; similarity=1.0000", status(near)
+        assert near.headers["x-brutor-cache-key"] == first.headers["x-brutor-cache-key"]
+        assert near.json() == first.json()
+        assert any("capital of peru" in str(r["body"]) for r in mock.requests("/v1/embeddings"))
+        db = g.workdir / "data" / "audit.db"
+
+        def embedding_rows() -> Any:
+            if not db.exists():
+                return None
+            with sqlite3.connect(db) as conn:
+                return conn.execute(
+                    "SELECT tenant, resource, deployment, status FROM audit_log"
+                    " WHERE operation = 'embeddings' AND key_id = 'brutor-cache'"
+                ).fetchall()
+
+        rows = wait_until(embedding_rows, timeout=10)
+        assert rows and set(rows) == {("alpha", "embed-folded", "up/mock-embed-folded", 200)}
+    finally:
+        g.stop()
+
+
+def test_a_failing_embeddings_model_fails_open(tmp_path: Path, mock: MockOpenAI) -> None:
+    g = GatewayProcess(tmp_path, route_config(tmp_path / "data", mock.base_url, "embed-broken"))
+    g.start(timeout=90)
+    try:
+        resp = ask(g, "Is the embeddings model up?")
+        assert resp.status == 200 and status(resp) == "bypass; reason=unavailable"
+        assert resp.json()["choices"][0]["message"]["content"]
+        assert "cache unavailable" in g.stderr() and DEFAULT_API_KEY not in g.stderr()
+    finally:
+        g.stop()
