@@ -76,3 +76,5 @@ class TracingConfig(ConfigModel):
 class MetricsConfig(ConfigModel):
     enabled: bool = True
     flush_seconds: float = Field(1.0, gt=0, le=60)
+    # When set, /metrics answers only ``Authorization: Bearer <token>`` (Prometheus ``authorization``).
+    bearer_token: SecretStr | None = Field(None, min_length=16)

@@ -6,8 +6,8 @@ semantic tier is on and the last user turn does not fit the embedder's window. A
 ``ctx.on_complete`` with a ``PendingStore``: the server hands it a complete, successful answer that no
 response guardrail changed — a non-stream body, or the chunks of a stream that ended with ``[DONE]`` —
 and the entry is stored then; never after an error, a cut stream or a client that left.
-Any store or index failure bypasses the cache for that request (fail-open), is logged once per outage and
-counted (``brutor_cache_errors_total``).
+Any store, index or embedder failure bypasses the cache for that request (fail-open), is logged (at most
+once a minute) and counted (``brutor_cache_errors_total``).
 A streamed request that hits gets the cached answer re-streamed as ``chat.completion.chunk`` events.
 """
 
@@ -36,6 +36,7 @@ log = logging.getLogger("brutor.cache")
 
 _JSON = [("content-type", "application/json")]
 ERRORS_METRIC = "brutor_cache_errors_total"
+_LOG_EVERY = 60.0  # seconds; every failure is counted in the metric
 
 
 class CacheStage:
@@ -60,7 +61,8 @@ class CacheStage:
         self._journal = journal if isinstance(entries, MemoryEntries) else None
         self._pending: set[asyncio.Task[None]] = set()
         self._housekeeping: asyncio.Task[None] | None = None
-        self._down = False
+        # When the last "cache unavailable" line was logged (one line per minute at most in an outage).
+        self._logged_at = -_LOG_EVERY
 
     @property
     def max_entry_bytes(self) -> int:
@@ -102,7 +104,6 @@ class CacheStage:
             return None
         if found is not None:
             return self._hit(ctx, found[0], found[1], found[2])
-        self._down = False
         ctx.on_complete = pending
         self._mark(ctx, "miss", None, key)
         return None
@@ -243,9 +244,10 @@ class CacheStage:
     def _failed(self, operation: str, exc: Exception) -> None:
         if self._metrics is not None:
             self._metrics.inc(ERRORS_METRIC, (operation,))
-        if not self._down:
+        now = time.monotonic()
+        if now - self._logged_at >= _LOG_EVERY:
             log.warning("cache unavailable (%s): requests bypass it until it answers again", exc)
-            self._down = True
+            self._logged_at = now
 
     def _mark(self, ctx: RequestContext, status: str, reason: str | None, key: str | None = None) -> None:
         ctx.cache_status = status

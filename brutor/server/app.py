@@ -7,6 +7,7 @@ RSGI rather than ASGI: with the same Rust-backed upstream client it measured ~1.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import os
 import time
@@ -18,7 +19,7 @@ from brutor.api.openai_api import decode_chat, decode_embeddings, model_entry
 from brutor.assemble import Gateway, build_gateway
 from brutor.config import GatewayConfig, default_config, load_config
 from brutor.context import Call, RequestContext, Target
-from brutor.errors import GatewayError, internal_error, not_found
+from brutor.errors import GatewayError, internal_error, not_found, unauthorized
 from brutor.pipeline.reply import Reply, StreamReply, error_reply, json_reply
 from brutor.server.ids import RequestIds, client_request_id
 from brutor.server.io import DisconnectGuard, add_request_ids, read_body, send_reply, send_stream
@@ -270,9 +271,14 @@ class BrutorApp:
         self._plain(scope, proto, 200, b'{"status":"ok"}')
 
     async def _metrics(self, scope: Any, proto: Any) -> None:
-        metrics = self._gateway.metrics if self._gateway is not None else None
-        if metrics is None:
+        gateway = self._gateway
+        metrics = gateway.metrics if gateway is not None else None
+        if gateway is None or metrics is None:
             self._plain_error(scope, proto, not_found("Metrics are off (metrics.enabled: false)."))
+            return
+        token = gateway.config.metrics.bearer_token
+        if token is not None and not _bearer_matches(scope.headers, token.get_secret_value()):
+            self._plain_error(scope, proto, unauthorized("A valid bearer token is required for /metrics."))
             return
         body = metrics.render()
         proto.response_bytes(200, [("content-type", metrics.CONTENT_TYPE)], body)
@@ -314,6 +320,12 @@ class BrutorApp:
         headers = [("content-type", "application/json"), *extra]
         add_request_ids(headers, ctx)
         proto.response_bytes(status, headers, body)
+
+
+def _bearer_matches(headers: Any, token: str) -> bool:
+    offered = headers.get("authorization") or ""
+    scheme, _, value = offered.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
 
 
 def _audit_unavailable() -> GatewayError:

@@ -301,7 +301,7 @@ def test_fails_open_while_redis_is_stopped_and_recovers(tmp_path: Path, mock: Mo
             assert resp.json()["choices"][0]["message"]["content"]
         metrics_with(g, 'brutor_cache_requests_total{status="unavailable"}')
         metrics_with(g, 'brutor_cache_errors_total{operation="lookup"}')
-        assert g.stderr().count("cache unavailable") == 1  # logged once per outage, not per request
+        assert g.stderr().count("cache unavailable") == 1  # logged once, not per request
         redis.start()  # empty: it keeps nothing on disk
         wait_until(lambda: status(ask(g, text)) == "miss", timeout=10)
         until_hit(g, text)

@@ -201,3 +201,24 @@ def test_metrics_endpoint_needs_no_key_but_hides_nothing_secret(telemetry: Any, 
     gw, _, _ = telemetry
     text = gw.request("GET", "/metrics").text
     assert KEY not in text and UPSTREAM_KEY not in text
+
+
+def test_metrics_can_require_a_bearer_token(tmp_path: Path) -> None:
+    token = "metrics-token-0123456789abcdef"
+    cfg = {
+        "server": {"data_dir": str(tmp_path / "data"), "access_log": "off"},
+        "metrics": {"bearer_token": token},
+        "keys": [{"id": "k", "key": KEY, "tenant": "t"}],
+        "providers": [{"name": "offline", "type": "offline"}],
+        "models": [{"name": "offline/echo", "provider": "offline"}],
+    }
+    gw = GatewayProcess(tmp_path, cfg).start()
+    try:
+        for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": f"Bearer {KEY}"}):
+            resp = gw.request("GET", "/metrics", None, headers)
+            assert resp.status == 401 and resp.json()["error"]["code"] == "invalid_api_key"
+            assert token not in resp.text
+        resp = gw.request("GET", "/metrics", None, {"Authorization": f"Bearer {token}"})
+        assert resp.status == 200 and "brutor_requests_total" in resp.text
+    finally:
+        gw.stop()
