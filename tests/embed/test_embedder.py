@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from brutor.embed import Embedder, cosine, to_array
 
@@ -78,6 +80,13 @@ def test_fits_and_truncation(int8: Embedder) -> None:
     # Beyond the window the text is cut: what follows it changes nothing.
     assert int8.embed(exact + "apple pie") == int8.embed(exact + "quantum physics")
     assert int8.embed("word " * 10 + "apple pie") != int8.embed("word " * 10 + "quantum physics")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=260) | st.text(max_size=260))
+def test_fits_fast_path_agrees_with_counting_tokens(int8: Embedder, text: str) -> None:
+    # Short ASCII text is admitted without tokenizing; everything else is counted.
+    assert int8.fits(text) == (int8.token_count(text) <= int8.max_tokens)
 
 
 def test_ids(model_cache: Path, int8: Embedder, fp32: Embedder) -> None:
