@@ -25,6 +25,8 @@ __all__ = [
     "SseEvent",
     "StreamRedactor",
     "TranslateError",
+    "VectorIndex",
+    "VectorIndexError",
     "VerifiedToken",
     "normalize_l2",
 ]
@@ -601,3 +603,41 @@ def normalize_l2(vec: bytes | bytearray | memoryview, /) -> bytes:
     vector in the same encoding. The norm is summed in float64, so any finite non-zero vector
     works (no overflow, no underflow). A zero vector raises ``EmbedError`` rather than returning
     zeros: it has no direction and must not become a cache key."""
+
+class VectorIndexError(ValueError):
+    """A vector or query that ``VectorIndex`` refuses: wrong dimensions, a NaN or infinite
+    component, a byte length that is not a multiple of 4, or a NaN threshold."""
+
+@final
+class VectorIndex:
+    """Vectors of ``dims`` little-endian float32 components in numbered slots, searched by dot
+    product (the cosine, for the unit vectors the semantic cache stores).
+
+    Up to ``exact_limit`` vectors (default: 4096 of 384 dimensions, proportionally fewer of more)
+    a search scores every vector. Above, it ranks all of them by the Hamming distance of their
+    sign bits and scores the ``max(oversample, limit)`` nearest exactly (``oversample`` default
+    64): a vector is missed only if
+    that many others have sign bits about as close to the query's (not seen with near-duplicate
+    queries on 100k MiniLM-like vectors; ``bench/cache_lookup.py`` measures it). Searches over
+    large indexes release the GIL: the index is not for sharing across threads.
+    """
+
+    def __new__(cls, dims: int, *, exact_limit: int | None = None, oversample: int | None = None) -> Self: ...
+    @property
+    def dims(self) -> int: ...
+    @property
+    def exact_limit(self) -> int:
+        """Live vectors up to which a search is exact."""
+
+    def __len__(self) -> int: ...
+    def insert(self, vector: bytes | bytearray | memoryview) -> int:
+        """Store a copy of ``vector``; return its slot (the slots of removed vectors are reused)."""
+
+    def remove(self, slot: int) -> None:
+        """Free ``slot``; ``KeyError`` if it holds no vector."""
+
+    def search(
+        self, query: bytes | bytearray | memoryview, threshold: float, limit: int
+    ) -> list[tuple[int, float]]:
+        """Up to ``limit`` ``(slot, score)`` with ``score >= threshold``, best score first (equal
+        scores: lower slot first). Scores are float32 dot products."""

@@ -1,4 +1,4 @@
-"""Vector indexes of the semantic cache: the protocol and the embedded (numpy) index.
+"""Vector indexes of the semantic cache: the protocol and the embedded (native) index.
 
 A vector is stored under its embedder id and scope (``keys.semantic_scope``) and is only ever compared
 with vectors of the same pair: vectors of different embedders live in different spaces, and the scope
@@ -13,11 +13,13 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from brutor._native import VectorIndex as _NativeIndex
 
 __all__ = ["MemoryIndex", "VectorIndex", "as_vector", "check_threshold"]
 
@@ -70,34 +72,35 @@ class VectorIndex(Protocol):
 
 @dataclass(slots=True)
 class _Point:
-    vector: Vector
+    entry_key: str
     tenant: str
     model: str
     expires: float
 
 
-@dataclass(slots=True)
 class _Bucket:
-    """The vectors of one (embedder id, scope), with their matrix built lazily after changes."""
+    """The vectors of one (embedder id, scope): a native index, and per slot what it points to."""
 
-    points: dict[str, _Point] = field(default_factory=dict)
-    dims: int = 0
-    _matrix: Vector | None = None
-    _keys: list[str] = field(default_factory=list)
+    __slots__ = ("dims", "index", "points", "slots")
 
-    def changed(self) -> None:
-        self._matrix = None
+    def __init__(self, dims: int) -> None:
+        self.dims = dims
+        self.index = _NativeIndex(dims)
+        self.points: dict[int, _Point] = {}
+        self.slots: dict[str, int] = {}  # entry key -> slot
 
-    def matrix(self) -> tuple[Vector, list[str]]:
-        if self._matrix is None:
-            self._keys = list(self.points)
-            self._matrix = np.stack([self.points[k].vector for k in self._keys])
-        return self._matrix, self._keys
+
+# Candidates asked of the native index per search: enough that the tenant and expiry checks
+# almost never exhaust them (a bucket is normally one tenant's; expired vectors accumulate only
+# between purges). If every one is filtered out, the search asks again for LIMIT_GROWTH times more.
+SEARCH_LIMIT = 8
+LIMIT_GROWTH = 16
 
 
 class MemoryIndex:
-    """The embedded index: a matrix of unit vectors per (embedder id, scope); a search is one
-    matrix-vector product. Bounded to ``max_vectors`` overall, oldest first out."""
+    """The embedded index: a native ``VectorIndex`` per (embedder id, scope), exact up to a few
+    thousand vectors, Hamming-prefiltered above (see ``brutor._native.VectorIndex``). Bounded to
+    ``max_vectors`` overall, oldest first out."""
 
     def __init__(self, max_vectors: int = 10_000, *, clock: Callable[[], float] = time.monotonic) -> None:
         if max_vectors < 1:
@@ -123,38 +126,53 @@ class MemoryIndex:
     ) -> None:
         if not ttl > 0:
             raise ValueError("ttl must be positive")
-        vec = as_vector(vector).copy()  # never a view of the caller's buffer
-        bucket = self._buckets.setdefault((embedder_id, scope), _Bucket(dims=vec.size))
-        if vec.size != bucket.dims:
+        vec = as_vector(vector)
+        bucket = self._buckets.get((embedder_id, scope))
+        if bucket is not None and vec.size != bucket.dims:
             raise ValueError(f"vector has {vec.size} dimensions, the index of {embedder_id!r} {bucket.dims}")
-        bucket.points[entry_key] = _Point(vec, tenant, model, self._clock() + ttl)
-        bucket.changed()
+        if bucket is None:
+            bucket = self._buckets[(embedder_id, scope)] = _Bucket(vec.size)
+        try:
+            slot = bucket.index.insert(_le_bytes(vector, vec))  # copied: never a view of the caller's
+        except ValueError:
+            if not bucket.points:
+                del self._buckets[(embedder_id, scope)]
+            raise
+        old = bucket.slots.get(entry_key)
+        if old is not None:
+            bucket.index.remove(old)
+            del bucket.points[old]
+        bucket.slots[entry_key] = slot
+        bucket.points[slot] = _Point(entry_key, tenant, model, self._clock() + ttl)
         where = (embedder_id, scope, entry_key)
         self._order[where] = None
         self._order.move_to_end(where)
         while len(self._order) > self.max_vectors:
-            old, _ = self._order.popitem(last=False)
-            self._discard(old)
+            oldest, _ = self._order.popitem(last=False)
+            self._discard(oldest)
 
     async def search(
         self, tenant: str, scope: str, vector: bytes | Vector, threshold: float, embedder_id: str
     ) -> tuple[str, float] | None:
         check_threshold(threshold)
         bucket = self._buckets.get((embedder_id, scope))
-        if bucket is None or not bucket.points:
+        if bucket is None:
             return None
-        matrix, keys = bucket.matrix()
-        scores = matrix @ as_vector(vector, bucket.dims)
+        query = _le_bytes(vector, as_vector(vector, bucket.dims))
         now = self._clock()
-        # Best first; skip other tenants' and expired points (rarely more than the first is looked at).
-        for i in np.argsort(scores)[::-1]:
-            score = float(scores[i])
-            if score < threshold:
+        limit = SEARCH_LIMIT
+        while True:
+            hits = bucket.index.search(query, threshold, limit)
+            # Best first; skip other tenants' and expired points.
+            for slot, score in hits:
+                if score < threshold:  # the native side compares in float32
+                    return None
+                point = bucket.points[slot]
+                if point.tenant == tenant and point.expires > now:
+                    return point.entry_key, score
+            if len(hits) < limit:
                 return None
-            point = bucket.points[keys[i]]
-            if point.tenant == tenant and point.expires > now:
-                return keys[i], score
-        return None
+            limit *= LIMIT_GROWTH
 
     async def remove_entry(self, tenant: str, entry_key: str) -> int:
         return self._remove(lambda key, p: key == entry_key and p.tenant == tenant)
@@ -171,10 +189,10 @@ class MemoryIndex:
 
     def _remove(self, match: Callable[[str, _Point], bool]) -> int:
         doomed = [
-            (embedder_id, scope, key)
+            (embedder_id, scope, point.entry_key)
             for (embedder_id, scope), bucket in self._buckets.items()
-            for key, point in bucket.points.items()
-            if match(key, point)
+            for point in bucket.points.values()
+            if match(point.entry_key, point)
         ]
         for where in doomed:
             self._order.pop(where, None)
@@ -184,8 +202,16 @@ class MemoryIndex:
     def _discard(self, where: tuple[str, str, str]) -> None:
         embedder_id, scope, key = where
         bucket = self._buckets.get((embedder_id, scope))
-        if bucket is None or bucket.points.pop(key, None) is None:
+        if bucket is None or (slot := bucket.slots.pop(key, None)) is None:
             return
-        bucket.changed()
+        del bucket.points[slot]
+        bucket.index.remove(slot)
         if not bucket.points:
             del self._buckets[(embedder_id, scope)]
+
+
+def _le_bytes(vector: bytes | Vector, vec: Vector) -> bytes:
+    """The little-endian float32 bytes of ``vec`` (``vector`` itself when it already is them)."""
+    if isinstance(vector, bytes):
+        return vector
+    return vec.astype("<f4", copy=False).tobytes()

@@ -7,6 +7,7 @@ pub mod jwt;
 pub mod pii;
 pub mod sse;
 pub mod translate;
+pub mod vindex;
 
 #[cfg(feature = "python")]
 mod py;
@@ -44,5 +45,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py::EventStreamDecoder>()?;
     m.add("EmbedError", m.py().get_type::<py::EmbedError>())?;
     m.add_function(wrap_pyfunction!(py::normalize_l2, m)?)?;
+    m.add(
+        "VectorIndexError",
+        m.py().get_type::<py::VectorIndexError>(),
+    )?;
+    m.add_class::<py::VectorIndex>()?;
     Ok(())
 }

@@ -10,6 +10,7 @@ mod jwt;
 mod pii;
 mod relay;
 mod translate;
+mod vindex;
 
 pub(crate) use chunk_redactor::ChatChunkRedactor;
 pub(crate) use decoder::{SseDecoder, SseEvent};
@@ -20,3 +21,4 @@ pub(crate) use jwt::{JwtError, JwtIssuer, JwtKeySet, JwtVerifier, VerifiedToken}
 pub(crate) use pii::{PiiError, PiiScanner, PiiSpan, RedactResult, StreamRedactor};
 pub(crate) use relay::ChatStreamRelay;
 pub(crate) use translate::{AnthropicStreamTranslator, BedrockStreamTranslator, TranslateError};
+pub(crate) use vindex::{VectorIndex, VectorIndexError};
