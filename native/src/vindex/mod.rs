@@ -273,9 +273,18 @@ impl FlatIndex {
     }
 }
 
-/// Sorts by score descending, then slot ascending, and keeps the first `limit`.
+/// Sorts by score descending, then slot ascending, and keeps the first `limit`. The best `limit`
+/// are selected before sorting: in a bucket of near-identical questions thousands of vectors pass
+/// the threshold, and sorting all of them to keep 8 was a visible part of a search.
 fn best_first(mut hits: Vec<(u32, f32)>, limit: usize) -> Vec<(u32, f32)> {
-    hits.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    hits.truncate(limit);
+    let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    if limit == 0 {
+        return Vec::new();
+    }
+    if hits.len() > limit {
+        hits.select_nth_unstable_by(limit - 1, order);
+        hits.truncate(limit);
+    }
+    hits.sort_unstable_by(order);
     hits
 }
