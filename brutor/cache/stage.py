@@ -88,8 +88,8 @@ class CacheStage:
         if reason is not None:
             self._mark(ctx, "bypass", reason)
             return None
-        if self._journal is not None:
-            await self._apply_journal()
+        if self._journal is not None and (published := self._journal.poll()):
+            await self._apply(published)
         tenant, model = principal.tenant, call.resource
         key = exact_key(tenant, model, payload)
         try:
@@ -192,9 +192,9 @@ class CacheStage:
         log.info("cache invalidated: tenant=%s model=%s key=%s (%d entries)", tenant, model, key, dropped)
         return dropped
 
-    async def _apply_journal(self) -> None:
-        assert self._journal is not None
-        for inv in self._journal.poll():
+    async def _apply(self, published: list[Invalidation]) -> None:
+        """Other workers' (and this one's) invalidations, from the journal."""
+        for inv in published:
             if isinstance(self._entries, MemoryEntries):
                 self._entries.drop(inv.tenant, inv.model, inv.key, inv.before)
             if self._index is not None:
