@@ -295,6 +295,8 @@ class ModeResult:
     # semantic-hit: in-process embedding of the paraphrases (median ms, CPU/wall), timed right after
     # each non-stream c1 run, so that it shares that run's machine conditions
     paired_embed: list[tuple[float, float]] = field(default_factory=list)
+    # Mean embedding ms the gateway itself timed (its "embed" stage) during each semantic c1 run.
+    gateway_embed: list[float | None] = field(default_factory=list)
 
 
 class Invalid(Exception):
@@ -493,7 +495,11 @@ class Bench:
                 for kind in kinds:
                     res.runs[kind].append(self.timed(res, wl[kind], kind, 32, a.duration, proc.pid))
                 for kind in kinds:
+                    inside = mode == "semantic-hit" and kind == "plain"
+                    before = embed_totals(port) if inside else (0.0, 0.0)
                     res.c1[kind].append(self.timed(res, wl[kind], kind, 1, a.c1_duration, proc.pid))
+                    if inside:
+                        res.gateway_embed.append(embed_mean_ms(before, embed_totals(port)))
                     if mode == "semantic-hit" and kind == "plain" and self.prompts is not None:
                         ms, ratio = time_embedding(
                             self.embedder, self.prompts.paraphrases, 5 if a.quick else 10
@@ -515,6 +521,23 @@ class Bench:
 
 
 # --------------------------------------------------------------------------------------- report
+
+
+_EMBED_SUM = re.compile(r'^brutor_stage_duration_seconds_(sum|count)\{stage="embed"\} (\S+)$', re.M)
+
+
+def embed_totals(port: int) -> tuple[float, float]:
+    """(seconds, count) of the gateway's "embed" stage so far, from /metrics (after a flush)."""
+    time.sleep(1.2)  # workers write their totals every second
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    found = dict(_EMBED_SUM.findall(text))
+    return float(found.get("sum", 0.0)), float(found.get("count", 0.0))
+
+
+def embed_mean_ms(before: tuple[float, float], after: tuple[float, float]) -> float | None:
+    n = after[1] - before[1]
+    return (after[0] - before[0]) / n * 1000.0 if n > 0 else None
 
 
 def ratio_str(a: float | None, b: float | None) -> str:
@@ -659,6 +682,17 @@ def render_target(by: dict[str, ModeResult], prompts: Prompts | None) -> list[st
             f"{SERVER_CPU}, timed right after each c1 run (CPU/wall "
             f"{min(r for _, r in sem_res.paired_embed):.2f}); before any gateway ran: "
             f"{statistics.median(prompts.embed_ms):.3f} ms (CPU/wall {prompts.embed_cpu_ratio:.2f})"
+        )
+    inside = [e for e in (sem_res.gateway_embed if sem_res is not None else []) if e is not None]
+    if sem_res is not None and sem_res.status == "ok" and inside:
+        sem = statistics.median(r.p50_ms for r in sem_res.c1["plain"])
+        e_in = statistics.median(inside)
+        verdict = "met" if sem - e_in <= 1.0 else "NOT met"
+        out.append(
+            f"- semantic hit against the gateway's own timing: p50 {sem:.3f} ms - mean embedding inside the "
+            f"gateway {e_in:.3f} ms (its `embed` stage, from /metrics over the same c1 runs) = "
+            f"{sem - e_in:.3f} ms: {verdict}. The same prompts embed slower inside the serving process "
+            "than alone (caches shared with the server's other threads and the load generator)."
         )
     base = [f"{m} {fmt(p50(m, 'plain'), '.3f')} ms" for m in ("off", "miss") if p50(m, "plain") is not None]
     if base:

@@ -206,6 +206,10 @@ class Tracing:
             otlp.shutdown()
 
 
+# Timings recorded inside a stage (its children in the trace), written to ``stage_ms`` before it.
+_PART_OF = {"embed": "cache"}
+
+
 def span_rows(ids: TraceIds, record: AuditRecord, start_time_ns: int) -> list[SpanRow]:
     """The request's spans, children first, root last.
 
@@ -219,14 +223,24 @@ def span_rows(ids: TraceIds, record: AuditRecord, start_time_ns: int) -> list[Sp
     rows: list[SpanRow] = []
     cursor = start_time_ns
     egress_ms: float | None = None
+    parts: dict[str, list[tuple[str, float]]] = {}
     for stage, ms in record.stage_ms.items():
         if stage == "egress":
             egress_ms = ms
             continue
+        owner = _PART_OF.get(stage)
+        if owner is not None:
+            parts.setdefault(owner, []).append((stage, ms))
+            continue
         stage_end = min(cursor + int(ms * 1e6), trace_end)
-        rows.append(
-            (stage, _new_id(64), root_id, False, _INTERNAL, cursor, stage_end, None, None, False, None)
-        )
+        span_id = _new_id(64)
+        rows.append((stage, span_id, root_id, False, _INTERNAL, cursor, stage_end, None, None, False, None))
+        for part, part_ms in parts.pop(stage, ()):
+            # A child drawn from its stage's start: the embedding follows only the exact-tier lookup.
+            part_end = min(cursor + int(part_ms * 1e6), stage_end)
+            rows.append(
+                (part, _new_id(64), span_id, False, _INTERNAL, cursor, part_end, None, None, False, None)
+            )
         cursor = stage_end
     egress_start = trace_end if egress_ms is None else max(cursor, trace_end - int(egress_ms * 1e6))
     code = record.error_code

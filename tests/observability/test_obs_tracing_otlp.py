@@ -193,3 +193,22 @@ def test_endpoint_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_endpoint(None) == "http://traces:4318/custom"
     with pytest.raises(ValueError):
         Tracing(enabled=True, endpoint="ftp://c/v1/traces")
+
+
+def test_the_embedding_is_a_child_of_the_cache_span_and_moves_no_stage() -> None:
+    # The cache stage records "embed" before its own time: the stages after it keep their places.
+    stage_ms = {
+        "identify": 0.01,
+        "decode": 0.02,
+        "authorize": 0.01,
+        "embed": 4.0,
+        "cache": 4.5,
+        "route": 0.01,
+    }
+    rows = span_rows(TraceIds(1, 2, 3, None, True), record(stage_ms=stage_ms, duration_ms=20.0), 10**9)
+    spans = {r[0]: r for r in rows}
+    cache, embed, route = spans["cache"], spans["embed"], spans["route"]
+    assert embed[2] == cache[1]  # parent: the cache span
+    assert embed[5] == cache[5] and embed[6] - embed[5] == 4_000_000 and embed[6] <= cache[6]
+    assert cache[6] - cache[5] == 4_500_000 and route[5] == cache[6]
+    assert spans["identify"][5] == 10**9 and len(rows) == 8  # 6 stages, call and the root
