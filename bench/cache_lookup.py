@@ -60,6 +60,9 @@ from brutor._native import VectorIndex  # noqa: E402
 from brutor.cache.index import MemoryIndex  # noqa: E402
 from brutor.embed import Embedder, to_array  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from embed import _cpu, _load  # noqa: E402 - the same machine lines as bench/embed.py
+
 ROOT = Path(__file__).resolve().parent.parent
 PAIRS = ROOT / "tests" / "cache_quality" / "pairs.jsonl"
 THRESHOLD = 0.96
@@ -404,23 +407,6 @@ def main() -> int:
         )
     )
     return 0
-
-
-def _load() -> str:
-    try:
-        return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":
