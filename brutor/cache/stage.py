@@ -257,14 +257,9 @@ class CacheStage:
         if status == "unavailable":
             status, reason = "bypass", "unavailable"
         value = status if reason is None else f"{status}; reason={reason}"
-        headers = (
-            (("x-brutor-cache", value),)
-            if key is None
-            else (
-                ("x-brutor-cache", value),
-                ("x-brutor-cache-key", key),
-            )
-        )
+        headers: tuple[tuple[str, str], ...] = (("x-brutor-cache", value),)
+        if key is not None:
+            headers += (("x-brutor-cache-key", key),)
         ctx.response_headers = (*ctx.response_headers, *headers)
 
     def _hit(self, ctx: RequestContext, entry: Entry, similarity: float, key: str) -> Reply | StreamReply:
